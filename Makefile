@@ -1,0 +1,44 @@
+# tradesim developer commands. `make test` is the one test command: it builds .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install test unit integration lint type cov tox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)  ## the whole suite: unit and integration tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest --ignore=tests/integration $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check tradesim tests
+	$(BIN)/ruff format --check tradesim tests
+	$(BIN)/lint-imports
+
+type: $(STAMP)
+	$(BIN)/mypy tradesim
+
+cov: $(STAMP)
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage report
+
+tox: $(STAMP)  ## the matrix: every installed Python, lint, type, cov
+	$(BIN)/tox run -e py310,py311,py312,py313,lint,type,cov --discover $(wildcard $(HOME)/.pyenv/versions/3.1*/bin/python3)
+
+clean:
+	rm -rf $(VENV) .tox .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov build *.egg-info

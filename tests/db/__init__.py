@@ -1,0 +1,1 @@
+"""Unit tests of tradesim.db on SQLite and, when reachable, PostgreSQL."""

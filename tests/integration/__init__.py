@@ -1,0 +1,1 @@
+"""Integration tests with real Redis, real celery worker processes and PostgreSQL."""

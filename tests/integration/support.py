@@ -1,0 +1,151 @@
+"""Real processes for integration tests: a redis-server of the test's own and celery worker subprocesses."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+import redis
+
+READY_TIMEOUT = 60.0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> list[int]:
+    """SIGTERM the leader (a worker's warm shutdown), SIGKILL the group after ``grace``; return its pids."""
+    try:
+        members = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        members = [process.pid]
+    if process.poll() is None:
+        # Only the leader: a signal to the whole group would kill pool children mid-task.
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    for pid in members:
+        # Pool children may linger for a moment after their parent has gone.
+        try:
+            psutil.Process(pid).wait(timeout=grace)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            os.kill(pid, signal.SIGKILL)
+    return members
+
+
+class RedisServer:
+    """A ``redis-server`` on a port of its own, without persistence, that a test may stop and restart."""
+
+    def __init__(self, binary: str, port: int, workdir: Path) -> None:
+        self.binary = binary
+        self.port = port
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5)
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command += ["--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")]
+        self.process = subprocess.Popen(command, start_new_session=True)
+        wait_for(self._answers, 10, f"redis-server on port {self.port}")
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, grace=5)
+            self.process = None
+
+
+class CeleryWorker:
+    """A real ``celery -A tradesim.celery_app worker -P prefork`` process, stopped by pid on exit."""
+
+    def __init__(
+        self,
+        name: str,
+        env: Mapping[str, str],
+        logfile: Path,
+        queues: Sequence[str] = ("maintenance",),
+        concurrency: int = 1,
+    ) -> None:
+        self.name = name
+        self.hostname = f"{name}@tradesim-test"
+        self.env = env
+        self.logfile = logfile
+        self.queues = queues
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pids: list[int] = []
+        self.returncode: int | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "tradesim.celery_app", "worker",
+            "-P", "prefork", "-c", str(self.concurrency), "-Q", ",".join(self.queues),
+            "-n", self.hostname, "-l", "INFO", "--logfile", str(self.logfile),
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def start(self) -> CeleryWorker:
+        environment = {**os.environ, **self.env}
+        self.process = subprocess.Popen(
+            self.command(), env=environment, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(self._ready, READY_TIMEOUT, f"worker {self.hostname} to be ready")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"worker {self.hostname} exited with {self.process.returncode}; log:\n{self.log()}")
+        return f"{self.hostname} ready." in self.log()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.pids = stop_process_group(self.process, grace=15)
+            self.returncode = self.process.returncode
+            self.process = None
+
+    def __enter__(self) -> CeleryWorker:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

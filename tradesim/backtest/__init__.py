@@ -1,0 +1,1 @@
+"""Backtests that replay the bot runner tick by tick on a simulated clock."""

@@ -1,0 +1,1 @@
+"""The beat schedule table and the beat leader logic."""

@@ -1,0 +1,1 @@
+"""The one trading path: a bot's tick, and reconciliation of recorded orders with the exchange."""

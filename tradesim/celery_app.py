@@ -1,0 +1,72 @@
+"""The Celery app (``celery -A tradesim.celery_app``): Redis broker and backend, late acks, JSON only, queues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu.entity import Exchange, Queue
+
+from tradesim.config import Settings, get_settings
+
+QUEUES = ("bots", "scanner", "notifications", "maintenance", "cache")
+
+# Routing by task module: every task defined in a module goes to that module's queue.
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    "tradesim.tasks.bots.*": {"queue": "bots"},
+    "tradesim.tasks.scanner.*": {"queue": "scanner"},
+    "tradesim.tasks.notifications.*": {"queue": "notifications"},
+    "tradesim.tasks.signals.*": {"queue": "maintenance"},
+    "tradesim.tasks.maintenance.*": {"queue": "maintenance"},
+    "tradesim.tasks.health.*": {"queue": "maintenance"},
+    "tradesim.tasks.cache.*": {"queue": "cache"},
+    # ping is named at the package level so that operators can type it; it lives in health.
+    "tradesim.tasks.ping": {"queue": "maintenance"},
+}
+
+TASK_MODULES = ("tradesim.tasks.health",)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery configuration derived from ``settings``: one place, checked by the tests."""
+    return {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_result_backend,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
+        "result_backend_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
+        "result_expires": settings.celery_result_expires,
+        # JSON only: a pickled message could run arbitrary code in the worker.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        # Acknowledge after the task ran, and give the message back if the worker died:
+        # every task is written to be safe to run twice.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_track_started": True,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
+        "task_default_queue": "maintenance",
+        "task_default_exchange": "maintenance",
+        "task_default_routing_key": "maintenance",
+        "task_routes": TASK_ROUTES,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    """A Celery app configured from ``settings`` (the environment when omitted)."""
+    app = Celery("tradesim", include=list(TASK_MODULES))
+    app.conf.update(celery_config(settings or get_settings()))
+    return app
+
+
+app = create_app()

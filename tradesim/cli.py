@@ -1,0 +1,149 @@
+"""The ``tradesim`` command: version, configuration, database migrations, Celery worker and beat."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tradesim import __version__
+from tradesim.errors import ConfigError, TradesimError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+console = Console()
+
+
+def fail(message: str, exit_code: int = 1) -> None:
+    """Print one line naming the problem and leave with ``exit_code``; never a traceback."""
+    click.echo(f"tradesim: error: {message}", err=True)
+    sys.exit(exit_code)
+
+
+def reports_errors(command: F) -> F:
+    """Turn tradesim's own errors into one line on stderr and a non-zero exit."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), exit_code=2)
+        except TradesimError as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="tradesim")
+def cli() -> None:
+    """tradesim: Celery trading bots against a deterministic Binance simulator or live Binance."""
+
+
+@cli.command()
+def version() -> None:
+    """Print the tradesim version."""
+    click.echo(__version__)
+
+
+@cli.command("config")
+@reports_errors
+def show_config() -> None:
+    """Show the settings in force, with passwords and keys redacted."""
+    from tradesim.config import load_settings
+
+    table = Table("variable", "value", title="tradesim settings")
+    for name, value in load_settings().redacted().items():
+        table.add_row(name, "" if value is None else str(value))
+    console.print(table)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: migrations and checks."""
+
+
+def _engine() -> Any:
+    from tradesim.config import load_settings
+    from tradesim.db.session import make_engine
+
+    return make_engine(load_settings().database_url)
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+@reports_errors
+def upgrade(revision: str) -> None:
+    """Create or migrate the schema in DATABASE_URL."""
+    from tradesim.db import migrate
+
+    engine = _engine()
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine, revision)
+    after = migrate.current_revision(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    click.echo(f"database {where}: {before or 'empty'} -> {after}")
+
+
+@db.command()
+@reports_errors
+def current() -> None:
+    """Print the schema revision of DATABASE_URL and the newest one shipped."""
+    from tradesim.db import migrate
+
+    click.echo(f"current: {migrate.current_revision(_engine()) or 'none'}  head: {migrate.head_revision()}")
+
+
+@db.command()
+@reports_errors
+def check() -> None:
+    """Fail if the database schema differs from the models (run after upgrade)."""
+    from tradesim.db import migrate
+
+    engine = _engine()
+    drift = migrate.schema_drift(engine)
+    if drift:
+        fail(f"schema differs from the models in {len(drift)} place(s): {drift}")
+    click.echo("schema matches the models")
+
+
+def _celery(subcommand: str, arguments: Sequence[str]) -> None:
+    from tradesim.config import load_settings
+
+    load_settings()  # fail with one line before Celery starts, not with Celery's traceback
+    from tradesim.celery_app import app
+
+    app.start([subcommand, *arguments])
+
+
+@cli.command(context_settings=PASS_THROUGH)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@reports_errors
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Start a Celery worker for tradesim (other options go to `celery worker`)."""
+    _celery("worker", celery_args)
+
+
+@cli.command(context_settings=PASS_THROUGH)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@reports_errors
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Start Celery beat for tradesim (other options go to `celery beat`)."""
+    _celery("beat", celery_args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``tradesim`` script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="tradesim")
+
+
+if __name__ == "__main__":
+    main()

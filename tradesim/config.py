@@ -1,0 +1,199 @@
+"""Typed, frozen settings read from the environment and an optional ``.env``, with embedded defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tradesim.errors import ConfigError
+
+BinanceInterval = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]
+
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "memory")
+RESULT_BACKEND_SCHEMES = ("redis", "rediss", "sentinel", "cache+memory")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+EXCHANGE_SCHEMES = ("sim", "sim+http", "binance", "binance-testnet")
+
+_SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token", "key", "signature")
+_REDACTED = "***"
+
+
+def _is_secret_key(name: str) -> bool:
+    return any(word in name.lower() for word in _SECRET_QUERY_KEYS)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password and secret-looking query values replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _REDACTED
+    netloc = parts.netloc
+    changed = False
+    if parts.password is not None:
+        changed = True
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{_REDACTED}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_is_secret_key(k) for k, _ in pairs):
+            changed = True
+            query = urlencode([(k, _REDACTED if _is_secret_key(k) else v) for k, v in pairs], safe="*")
+    if not changed:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'tradesim.db'}"
+
+
+def _require_scheme(url: str, allowed: tuple[str, ...]) -> str:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in allowed:
+        shown = redact_url(url)
+        raise ValueError(f"a URL with scheme {' | '.join(s + '://' for s in allowed)}, got {shown!r}")
+    return url
+
+
+def normalize_database_url(url: str) -> str:
+    """Check ``url`` names SQLite or PostgreSQL and pick the psycopg 3 driver for PostgreSQL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            f"an SQLAlchemy URL such as sqlite:///tradesim.db or postgresql://user@host:5432/db, "
+            f"got {redact_url(url)!r}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":  # Heroku-style alias
+        backend = "postgresql"
+    if backend not in DATABASE_BACKENDS:
+        raise ValueError(f"a sqlite:// or postgresql:// URL, got {redact_url(url)!r}")
+    if backend == "postgresql" and "+" not in parsed.drivername:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    """Every setting tradesim reads, by the environment variable names the seed systems use."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        frozen=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    celery_broker_url: str = "redis://localhost:6379/0"
+    celery_result_backend: str = "redis://localhost:6379/0"
+    redis_url: str = "redis://localhost:6379/1"
+    database_url: str = Field(default_factory=_default_database_url)
+    exchange_url: str = "sim://"
+    binance_api_key: SecretStr | None = None
+    binance_api_secret: SecretStr | None = None
+    binance_interval: BinanceInterval = "5m"
+    polling_interval: int = Field(default=60, gt=0)
+    min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+    notify_min_confidence: float = Field(default=0.85, ge=0.0, le=1.0)
+    top_pairs: int = Field(default=50, gt=0, le=1000)
+    task_time_limit: int = Field(default=180, gt=0)
+    task_soft_time_limit: int = Field(default=150, gt=0)
+    # Redis redelivers anything unacked for longer than this: it must outlast the hard
+    # limit and the longest retry countdown, or long tasks run twice.
+    celery_visibility_timeout: int = Field(default=3600, gt=0)
+    celery_result_expires: int = Field(default=86400, gt=0)
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        return _require_scheme(value, BROKER_SCHEMES)
+
+    @field_validator("celery_result_backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        return _require_scheme(value, RESULT_BACKEND_SCHEMES)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        return _require_scheme(value, REDIS_SCHEMES)
+
+    @field_validator("exchange_url")
+    @classmethod
+    def _exchange(cls, value: str) -> str:
+        return _require_scheme(value, EXCHANGE_SCHEMES)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> Settings:
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError(
+                f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) below TASK_TIME_LIMIT "
+                f"({self.task_time_limit}), so the soft limit can fire first"
+            )
+        if self.celery_visibility_timeout <= self.task_time_limit:
+            raise ValueError(
+                f"CELERY_VISIBILITY_TIMEOUT ({self.celery_visibility_timeout}) above TASK_TIME_LIMIT "
+                f"({self.task_time_limit}), or Redis redelivers tasks that are still running"
+            )
+        return self
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain values safe to print: passwords and keys replaced by ``***``."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = _REDACTED
+            elif isinstance(value, str) and "://" in value:
+                value = redact_url(value)
+            shown[name.upper()] = value
+        return shown
+
+    def __repr_args__(self) -> Any:
+        return [(name.lower(), value) for name, value in self.redacted().items()]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = error.get("loc") or ()
+    variable = str(location[0]).upper() if location else ""
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if error.get("type") == "value_error":
+        return f"{variable}: expected {message}" if variable else f"expected {message}"
+    message = message[:1].lower() + message[1:]
+    if variable in ("BINANCE_API_KEY", "BINANCE_API_SECRET"):
+        return f"{variable}: {message}"
+    return f"{variable}: {message} (got {error.get('input')!r})"
+
+
+def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Settings:
+    """Read the settings, or raise one ConfigError that names every bad variable and what it expected."""
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
+        first = exc.errors()[0].get("loc") or ("",)
+        raise ConfigError(f"invalid configuration: {problems}", variable=str(first[0]).upper()) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Alembic migrations for the tradesim schema (run with `tradesim db upgrade`)."""

@@ -1,0 +1,1 @@
+"""Indicators, signals, risk sizing and the strategy registry: pure functions, no I/O."""
