@@ -37,8 +37,12 @@ cov: $(STAMP)
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/coverage report
 
+# pyenv's shims answer only for the selected version: hand tox every installed interpreter.
+PYENV_PYTHONS := $(wildcard $(HOME)/.pyenv/versions/3.1*/bin/python3)
+TOX_DISCOVER := $(if $(PYENV_PYTHONS),--discover $(PYENV_PYTHONS),)
+
 tox: $(STAMP)  ## the matrix: every installed Python, lint, type, cov
-	$(BIN)/tox run -e py310,py311,py312,py313,lint,type,cov --discover $(wildcard $(HOME)/.pyenv/versions/3.1*/bin/python3)
+	$(BIN)/tox run -e py310,py311,py312,py313,lint,type,cov $(TOX_DISCOVER)
 
 clean:
 	rm -rf $(VENV) .tox .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov build *.egg-info

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Double,
     ForeignKey,
     Index,
     MetaData,
@@ -256,7 +257,7 @@ class Signal(Base):
     interval: Mapped[str] = mapped_column(String(4))
     direction: Mapped[SignalDirection] = mapped_column(vocabulary(SignalDirection, "signal_direction"))
     # Confidence is derived from indicator math, where floats belong; it is not money.
-    confidence: Mapped[float]
+    confidence: Mapped[float] = mapped_column(Double)
     entry_price: Mapped[Decimal]
     stop_loss: Mapped[Decimal]
     take_profit: Mapped[Decimal]
