@@ -30,9 +30,7 @@ def invalid_symbol() -> VenueError:
 
 
 def illegal_characters(parameter: str) -> VenueError:
-    return VenueError(
-        -1100, f"Illegal characters found in parameter '{parameter}'; legal range is '{LEGAL_NUMBER}'."
-    )
+    return VenueError(-1100, f"Illegal characters found in parameter '{parameter}'; legal range is '{LEGAL_NUMBER}'.")
 
 
 def mandatory_missing(parameter: str) -> VenueError:

@@ -1,0 +1,1 @@
+"""Tests of the Binance simulator, mirroring tradesim/exchange_sim."""
