@@ -65,4 +65,5 @@ def test_a_pickled_message_is_refused_and_the_worker_keeps_serving(
     assert "ContentDisallowed" in worker.log()
     broker = redis_server.client(redis_db)
     assert broker.llen("maintenance") == 0
-    assert broker.hlen("unacked") == 0
+    # With late acks the answered ping is acked just after its result is stored: poll, don't race.
+    wait_for(lambda: broker.hlen("unacked") == 0, 10, "every message to be acknowledged or discarded")
