@@ -29,8 +29,8 @@ def invalid_symbol() -> VenueError:
     return VenueError(-1121, "Invalid symbol.")
 
 
-def illegal_characters(parameter: str) -> VenueError:
-    return VenueError(-1100, f"Illegal characters found in parameter '{parameter}'; legal range is '{LEGAL_NUMBER}'.")
+def illegal_characters(parameter: str, legal: str = LEGAL_NUMBER) -> VenueError:
+    return VenueError(-1100, f"Illegal characters found in parameter '{parameter}'; legal range is '{legal}'.")
 
 
 def mandatory_missing(parameter: str) -> VenueError:

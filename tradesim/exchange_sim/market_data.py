@@ -67,6 +67,7 @@ class MarketData:
     def __init__(self, master_seed: int) -> None:
         self.master_seed = master_seed
         self._listings: dict[str, _Listing] = {}
+        self._book_scale: dict[str, tuple[int, float]] = {}  # symbol -> (minute, depth scale in steps)
 
     def add_synthetic(
         self,
@@ -331,10 +332,21 @@ class MarketData:
         source = listing.source
         price = self._price_ticks(symbol, source, now_ms)
         current = now_ms - now_ms % MINUTE_MS
+        return book_levels(
+            listing.seed, current // MINUTE_MS, resting, price, self._book_steps(symbol, listing, current), count
+        )
+
+    def _book_steps(self, symbol: str, listing: _Listing, current: int) -> float:
+        """The book's depth scale from the recent volume; it changes once a minute, so it is kept per minute."""
+        cached = self._book_scale.get(symbol)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        source = listing.source
         recent = aggregate(source, current - RECENT_MINUTES * MINUTE_MS, current - MINUTE_MS, current)
         volume = source.typical_volume if recent is None or recent.volume == 0 else recent.volume / RECENT_MINUTES
         steps = volume * float(source.volume_unit / source.step_size)
-        return book_levels(listing.seed, current // MINUTE_MS, resting, price, steps, count)
+        self._book_scale[symbol] = (current, steps)
+        return steps
 
     def snapshot(self) -> dict[str, Any]:
         """The whole market as JSON-able data: seeds and parameters, replay files by path or rows embedded."""

@@ -86,6 +86,7 @@ class SpotEngine:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.matched_until_ms = 0
+        self._avg_prices: dict[tuple[str, int], Decimal] = {}
 
     # Accounts -----------------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class SpotEngine:
         validate_shape(request)
         info = self.symbol(request.symbol)
         self.advance(now_ms)
-        avg_price = self.market.average_price(info.symbol, now_ms, self.avg_price_minutes)
+        avg_price = self._average_price(info.symbol, now_ms)
         open_count = sum(1 for o in self.resting.get(info.symbol, ()) if o.account_id == account_id)
         check_spot_order(
             info,
@@ -345,6 +346,16 @@ class SpotEngine:
             account.require_free(info.base_asset, sum((q for _, q in fills), ZERO))
 
     # Book-keeping ------------------------------------------------------------------------------
+
+    def _average_price(self, symbol: str, now_ms: int) -> Decimal:
+        """avgPrice over closed minutes: it changes once a minute, so it is computed once a minute."""
+        key = (symbol, now_ms // MINUTE_MS)
+        found = self._avg_prices.get(key)
+        if found is None:
+            if len(self._avg_prices) > 4096:
+                self._avg_prices.clear()
+            found = self._avg_prices[key] = self.market.average_price(symbol, now_ms, self.avg_price_minutes)
+        return found
 
     def _new_order(self, account_id: str, request: NewSpotOrder, now_ms: int) -> SpotOrder:
         return open_order(self.next_order_id, account_id, request, self.symbols[request.symbol].tick_size, now_ms)
