@@ -116,7 +116,7 @@ def test_a_resting_limit_locks_quote_and_cancel_releases_it(engine: SpotEngine, 
     cancelled = engine.cancel_order(ALICE, SYMBOL, NOW_MS + 1, order_id=order.order_id)
     assert cancelled.status == "CANCELED"
     assert balances(engine, "USDT") == (Decimal("100000"), 0)
-    with pytest.raises(VenueError, match="Unknown order sent."):
+    with pytest.raises(VenueError, match=r"Unknown order sent\."):
         engine.cancel_order(ALICE, SYMBOL, NOW_MS + 2, order_id=order.order_id)
 
 
@@ -167,7 +167,7 @@ def test_a_marketable_limit_takes_liquidity_and_rests_the_rest(engine: SpotEngin
     assert order.trades
     assert all(t.price == price and not t.is_maker for t in order.trades)
     assert order.status == "PARTIALLY_FILLED"  # the best level alone holds less than 1 BTC
-    free, locked = balances(engine, "USDT")
+    _, locked = balances(engine, "USDT")
     assert locked == price * order.remaining
 
 
@@ -191,7 +191,7 @@ def test_a_stop_that_would_trigger_at_once_is_refused(engine: SpotEngine, market
         SYMBOL, "SELL", "STOP_LOSS_LIMIT", quantity=Decimal("0.1"), price=above, stop_price=above, time_in_force="GTC"
     )
 
-    with pytest.raises(VenueError, match="Stop price would trigger immediately."):
+    with pytest.raises(VenueError, match=r"Stop price would trigger immediately\."):
         engine.place_order(ALICE, request, NOW_MS)
 
 
@@ -215,7 +215,7 @@ def test_a_duplicate_client_order_id_of_an_open_order_is_refused(engine: SpotEng
     price = ticks_away(market, engine, -5000)
     engine.place_order(ALICE, limit("BUY", "0.1", price, client_order_id="mine-1"), NOW_MS)
 
-    with pytest.raises(VenueError, match="Duplicate order sent."):
+    with pytest.raises(VenueError, match=r"Duplicate order sent\."):
         engine.place_order(ALICE, limit("BUY", "0.1", price, client_order_id="mine-1"), NOW_MS)
 
 
@@ -234,7 +234,7 @@ def test_orders_are_found_by_id_or_client_id(engine: SpotEngine, market: MarketD
 
     assert engine.get_order(ALICE, SYMBOL, NOW_MS, client_order_id="c1") is order
     assert engine.get_order(ALICE, SYMBOL, NOW_MS, order_id=order.order_id) is order
-    with pytest.raises(VenueError, match="Order does not exist."):
+    with pytest.raises(VenueError, match=r"Order does not exist\."):
         engine.get_order(ALICE, SYMBOL, NOW_MS, order_id=999)
 
 

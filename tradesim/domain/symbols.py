@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar, Union
+from typing import TypeVar
 
 from tradesim.domain.enums import Market
 
@@ -86,9 +86,9 @@ class MaxNumOrders:
     max_num_orders: int
 
 
-SymbolFilter = Union[
-    PriceFilter, LotSize, MarketLotSize, Notional, MinNotional, PercentPrice, PercentPriceBySide, MaxNumOrders
-]
+SymbolFilter = (
+    PriceFilter | LotSize | MarketLotSize | Notional | MinNotional | PercentPrice | PercentPriceBySide | MaxNumOrders
+)
 FilterT = TypeVar("FilterT", bound=SymbolFilter)
 
 

@@ -348,7 +348,7 @@ class SpotEngine:
     # Book-keeping ------------------------------------------------------------------------------
 
     def _average_price(self, symbol: str, now_ms: int) -> Decimal:
-        """avgPrice over closed minutes: it changes once a minute, so it is computed once a minute."""
+        """Binance's avgPrice over closed minutes: it changes once a minute, so it is computed once a minute."""
         key = (symbol, now_ms // MINUTE_MS)
         found = self._avg_prices.get(key)
         if found is None:
