@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tradesim import __version__
 from tradesim.cli import cli
 
-COMMANDS = ("version", "config", "db", "worker", "beat")
+COMMANDS = ("version", "config", "db", "worker", "beat", "sim")
 
 
 @pytest.fixture
@@ -123,3 +123,29 @@ def test_the_installed_script_prints_no_traceback_for_a_bad_setting(tmp_path: Pa
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
     assert "DATABASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--account", "nocolon"], "--account: expected KEY:SECRET"),
+        (["--accounts-file", "missing.json"], "missing.json: cannot read the accounts file"),
+        (["--clock", "fixed"], "--clock fixed needs --start"),
+        (["--clock", "fixed", "--start", "yesterday"], "--start: expected an ISO-8601 time"),
+        (["--clock", "fixed", "--start", "2026-01-05T00:00:00"], "--start: expected a time with a zone"),
+    ],
+)
+def test_sim_serve_refuses_bad_options_in_one_line(runner: CliRunner, arguments: list[str], expected: str) -> None:
+    result = runner.invoke(cli, ["sim", "serve", "--port", "0", *arguments])
+
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_sim_serve_help_names_its_options(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["sim", "serve", "--help"])
+
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--seed", "--account", "--accounts-file", "--faults", "--clock"):
+        assert option in result.output

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -21,7 +23,7 @@ PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_
 console = Console()
 
 
-def fail(message: str, exit_code: int = 1) -> None:
+def fail(message: str, exit_code: int = 1) -> NoReturn:
     """Print one line naming the problem and leave with ``exit_code``; never a traceback."""
     click.echo(f"tradesim: error: {message}", err=True)
     sys.exit(exit_code)
@@ -138,6 +140,69 @@ def worker(celery_args: tuple[str, ...]) -> None:
 def beat(celery_args: tuple[str, ...]) -> None:
     """Start Celery beat for tradesim (other options go to `celery beat`)."""
     _celery("beat", celery_args)
+
+
+@cli.group()
+def sim() -> None:
+    """The deterministic Binance simulator."""
+
+
+@sim.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep it on loopback.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Master seed of the market data.")
+@click.option("--account", "accounts", multiple=True, metavar="KEY:SECRET", help="An API key pair (repeatable).")
+@click.option("--accounts-file", type=click.Path(path_type=Path, dir_okay=False), help="JSON accounts file.")
+@click.option("--faults", type=click.Path(path_type=Path, dir_okay=False), help="JSON fault plan.")
+@click.option(
+    "--clock",
+    type=click.Choice(["wall", "fixed"]),
+    default="wall",
+    show_default=True,
+    help="wall: the market moves with real time; fixed: it stands at --start.",
+)
+@click.option("--start", default=None, help="ISO-8601 UTC start for --clock fixed, e.g. 2026-01-05T00:00:00Z.")
+@reports_errors
+def serve(
+    host: str,
+    port: int,
+    seed: int,
+    accounts: tuple[str, ...],
+    accounts_file: Path | None,
+    faults: Path | None,
+    clock: str,
+    start: str | None,
+) -> None:
+    """Serve the simulator over HTTP with Binance's REST wire (stops cleanly on SIGTERM)."""
+    from tradesim.clock import SimClock, WallClock
+    from tradesim.exchange_sim import serving
+    from tradesim.exchange_sim.wire.app import BinanceWireApp
+    from tradesim.exchange_sim.wire.server import run_forever
+    from tradesim.exchange_sim.wire.signing import WallTime
+
+    try:
+        specs = [serving.parse_account_option(text) for text in accounts]
+        if accounts_file is not None:
+            specs += serving.load_accounts(accounts_file)
+        plan = serving.load_fault_plan(faults) if faults is not None else None
+    except serving.ServeConfigError as exc:
+        fail(str(exc), exit_code=2)
+    venue_clock = WallClock() if clock == "wall" else SimClock(_parse_start(start))
+    venue = serving.build_venue(venue_clock, seed, specs, plan)
+    # Clients sign with their own wall clock, so recvWindow is checked against it.
+    run_forever(BinanceWireApp(venue, time_source=WallTime()), host, port)
+
+
+def _parse_start(start: str | None) -> datetime:
+    if start is None:
+        fail("--clock fixed needs --start, e.g. --start 2026-01-05T00:00:00Z", exit_code=2)
+    try:
+        moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--start: expected an ISO-8601 time such as 2026-01-05T00:00:00Z, got {start!r}", exit_code=2)
+    if moment.tzinfo is None:
+        fail(f"--start: expected a time with a zone (Z or +00:00), got {start!r}", exit_code=2)
+    return moment
 
 
 def main(argv: Sequence[str] | None = None) -> None:
