@@ -58,6 +58,12 @@ def steps(venue: Venue) -> list[tuple[str, str, dict[str, str], bool]]:
         ("GET", "/api/v3/account", {}, True),
         ("DELETE", "/api/v3/order", {"symbol": "ETHUSDT", "origClientOrderId": "buy-1"}, True),
         ("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, True),
+        ("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": "5"}, True),
+        ("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010",
+                                    "newOrderRespType": "RESULT"}, True),
+        ("GET", "/fapi/v3/positionRisk", {"symbol": "BTCUSDT"}, True),
+        ("GET", "/fapi/v1/premiumIndex", {"symbol": "BTCUSDT"}, False),
+        ("GET", "/fapi/v1/income", {}, True),
     ]  # fmt: skip
 
 

@@ -65,8 +65,9 @@ class Venue:
         self.book = book or SymbolBook.default()
         now = datetime_to_ms(clock.now())
         self.data_start_ms = (now - history_days * DAY_MS) // MINUTE_MS * MINUTE_MS
-        self.spot_market = MarketData(master_seed=stable_seed(seed, "spot"))
-        self.futures_market = MarketData(master_seed=stable_seed(seed, "futures"))
+        # One seed for both markets: a perpetual tracks its spot pair, as on the exchange (same walk, own tick).
+        self.spot_market = MarketData(master_seed=stable_seed(seed, "market"))
+        self.futures_market = MarketData(master_seed=stable_seed(seed, "market"))
         spot = self._listed(Market.SPOT, spot_symbols)
         futures = self._listed(Market.FUTURES, futures_symbols)
         for market, data, names in (
