@@ -162,6 +162,9 @@ def sim() -> None:
     help="wall: the market moves with real time; fixed: it stands at --start.",
 )
 @click.option("--start", default=None, help="ISO-8601 UTC start for --clock fixed, e.g. 2026-01-05T00:00:00Z.")
+@click.option(
+    "--replay", "replays", multiple=True, metavar="MARKET:SYMBOL=CSV", help="Replay a Binance kline CSV (repeatable)."
+)
 @reports_errors
 def serve(
     host: str,
@@ -172,6 +175,7 @@ def serve(
     faults: Path | None,
     clock: str,
     start: str | None,
+    replays: tuple[str, ...],
 ) -> None:
     """Serve the simulator over HTTP with Binance's REST wire (stops cleanly on SIGTERM)."""
     from tradesim.clock import SimClock, WallClock
@@ -185,10 +189,11 @@ def serve(
         if accounts_file is not None:
             specs += serving.load_accounts(accounts_file)
         plan = serving.load_fault_plan(faults) if faults is not None else None
+        replayed = dict(serving.parse_replay_option(text) for text in replays)
+        venue_clock = WallClock() if clock == "wall" else SimClock(_parse_start(start))
+        venue = serving.build_venue(venue_clock, seed, specs, plan, replays=replayed)
     except serving.ServeConfigError as exc:
         fail(str(exc), exit_code=2)
-    venue_clock = WallClock() if clock == "wall" else SimClock(_parse_start(start))
-    venue = serving.build_venue(venue_clock, seed, specs, plan)
     # Clients sign with their own wall clock, so recvWindow is checked against it.
     run_forever(BinanceWireApp(venue, time_source=WallTime()), host, port)
 

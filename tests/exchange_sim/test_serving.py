@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from tradesim.clock import SimClock
+from tradesim.domain.enums import Market
+from tradesim.domain.market import Candle, ms_to_datetime
+from tradesim.exchange_sim.candle_files import write_csv
 from tradesim.exchange_sim.serving import (
     AccountSpec,
     ServeConfigError,
@@ -16,6 +19,7 @@ from tradesim.exchange_sim.serving import (
     load_accounts,
     load_fault_plan,
     parse_account_option,
+    parse_replay_option,
 )
 from tradesim.exchange_sim.venue import Venue
 
@@ -96,3 +100,42 @@ def test_build_venue_opens_every_account_on_both_markets() -> None:
     assert venue.secret_for("k2") == "s2"
     assert venue.spot.account(venue.account_for("k2")).balance("BTC").free == Decimal("2")
     assert venue.secret_for("unknown") is None
+
+
+def replay_file(tmp_path: Path) -> tuple[Path, list[Candle]]:
+    """Ten minutes of BTCUSDT taken from a synthetic venue, written as Binance's kline CSV."""
+    source = Venue.at("2026-01-05T00:00:00Z", seed=9, spot_symbols=["BTCUSDT"], futures_symbols=["BTCUSDT"])
+    candles = source.spot_market.klines("BTCUSDT", "1m", source.now_ms(), limit=11)[:10]
+    path = tmp_path / "BTCUSDT-1m.csv"
+    write_csv(path, candles)
+    return path, candles
+
+
+def test_a_replayed_symbol_serves_exactly_the_file(tmp_path: Path) -> None:
+    path, candles = replay_file(tmp_path)
+    (market, symbol), parsed = parse_replay_option(f"spot:btcusdt={path}")
+    clock = SimClock(ms_to_datetime(candles[-1].close_time + 1))
+
+    venue = build_venue(
+        clock, 1, [], spot_symbols=["BTCUSDT"], futures_symbols=["BTCUSDT"], replays={(market, symbol): parsed}
+    )
+
+    assert venue.spot_market.klines("BTCUSDT", "1m", venue.now_ms(), start_ms=candles[0].open_time) == candles
+    assert venue.futures_market.klines("BTCUSDT", "1m", venue.now_ms(), limit=3) != candles[-3:]  # futures still walk
+
+
+@pytest.mark.parametrize("text", ["BTCUSDT=x.csv", "margin:BTCUSDT=x.csv", "spot:=x.csv", "spot:BTCUSDT"])
+def test_a_malformed_replay_option_says_what_is_expected(text: str) -> None:
+    with pytest.raises(ServeConfigError, match="expected MARKET:SYMBOL=PATH"):
+        parse_replay_option(text)
+
+
+def test_a_broken_replay_file_or_an_unlisted_symbol_is_one_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text("1767225600000,abc\n")
+    clock = SimClock(ms_to_datetime(1_767_225_600_000))
+
+    with pytest.raises(ServeConfigError, match=r"--replay: .*broken\.csv, line 1"):
+        build_venue(clock, 1, [], spot_symbols=["BTCUSDT"], replays={(Market.SPOT, "BTCUSDT"): broken})
+    with pytest.raises(ServeConfigError, match="does not list: spot:ETHUSDT"):
+        build_venue(clock, 1, [], spot_symbols=["BTCUSDT"], replays={(Market.SPOT, "ETHUSDT"): broken})

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tradesim.clock import Clock
+from tradesim.domain.enums import Market
+from tradesim.exchange_sim.candle_files import CandleFileError
 from tradesim.exchange_sim.faults import FaultPlan
 from tradesim.exchange_sim.venue import Venue
 
@@ -40,6 +42,16 @@ def parse_account_option(text: str) -> AccountSpec:
     if not sep or not key or not secret:
         raise ServeConfigError("--account: expected KEY:SECRET with both parts non-empty")
     return AccountSpec(key, secret)
+
+
+def parse_replay_option(text: str) -> tuple[tuple[Market, str], Path]:
+    """``spot:BTCUSDT=klines.csv`` or ``futures:ETHUSDT=path``: the symbol replays that Binance kline CSV."""
+    target, sep, path = text.partition("=")
+    market_name, colon, symbol = target.partition(":")
+    markets = {market.value: market for market in Market}
+    if not sep or not colon or market_name not in markets or not symbol or not path:
+        raise ServeConfigError(f"--replay: expected MARKET:SYMBOL=PATH with MARKET spot or futures, got {text!r}")
+    return (markets[market_name], symbol.upper()), Path(path)
 
 
 def _amount(value: object, where: str) -> Decimal:
@@ -97,9 +109,22 @@ def build_venue(
     fault_plan: FaultPlan | None = None,
     spot_symbols: Iterable[str] | None = None,
     futures_symbols: Iterable[str] | None = None,
+    replays: Mapping[tuple[Market, str], Path] | None = None,
 ) -> Venue:
-    """A venue with the given accounts open on both markets."""
-    venue = Venue(clock, seed=seed, fault_plan=fault_plan, spot_symbols=spot_symbols, futures_symbols=futures_symbols)
+    """A venue with the given accounts open on both markets; bad replay files are ServeConfigErrors."""
+    try:
+        venue = Venue(
+            clock,
+            seed=seed,
+            fault_plan=fault_plan,
+            spot_symbols=spot_symbols,
+            futures_symbols=futures_symbols,
+            replays=replays,
+        )
+    except CandleFileError as exc:
+        raise ServeConfigError(f"--replay: {exc}") from None
+    except ValueError as exc:
+        raise ServeConfigError(str(exc)) from None
     for index, spec in enumerate(accounts):
         venue.add_account(
             f"account-{index + 1}",

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tradesim.clock import Clock, SimClock
@@ -57,7 +58,9 @@ class Venue:
         fault_plan: FaultPlan | None = None,
         rate_limiter: RateLimiter | None = None,
         fill_volume_share: Decimal = Decimal("0.25"),
+        replays: Mapping[tuple[Market, str], str | Path] | None = None,
     ) -> None:
+        """``replays`` maps (market, symbol) to a Binance kline CSV that symbol replays instead of a walk."""
         if history_days < 1:
             raise ValueError(f"history_days must be at least 1, got {history_days}")
         self.clock = clock
@@ -68,6 +71,7 @@ class Venue:
         # One seed for both markets: a perpetual tracks its spot pair, as on the exchange (same walk, own tick).
         self.spot_market = MarketData(master_seed=stable_seed(seed, "market"))
         self.futures_market = MarketData(master_seed=stable_seed(seed, "market"))
+        replayed = dict(replays or {})
         spot = self._listed(Market.SPOT, spot_symbols)
         futures = self._listed(Market.FUTURES, futures_symbols)
         for market, data, names in (
@@ -76,8 +80,15 @@ class Venue:
         ):
             for name in names:
                 info = self.book.get(market, name)
+                path = replayed.pop((market, name), None)
+                if path is not None:
+                    data.add_replay(name, path, info.tick_size, info.step_size)
+                    continue
                 start_price = self.book.reference_price(market, name)
                 data.add_synthetic(name, start_price, info.tick_size, info.step_size, self.data_start_ms)
+        if replayed:
+            unlisted = ", ".join(f"{market}:{name}" for market, name in replayed)
+            raise ValueError(f"replay files given for symbols the venue does not list: {unlisted}")
         self.spot = SpotEngine(
             {name: self.book.get(Market.SPOT, name) for name in spot}, self.spot_market, fill_volume_share
         )
