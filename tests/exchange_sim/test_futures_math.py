@@ -52,23 +52,26 @@ def _close(actual: Decimal, expected: Decimal) -> bool:
     [
         ("0", 1),
         ("49999.99999999", 1),
-        ("50000", 2),
-        ("-50000", 2),
+        ("50000", 1),
+        ("-50000", 1),
+        ("50000.00000001", 2),
         ("264000", 3),
         ("999999.99", 3),
-        ("1000000", 4),
+        ("1000000", 3),
+        ("1000000.01", 4),
         ("499999999.99", 10),
         ("500000000", 10),
         ("9000000000", 10),
     ],
 )
-def test_bracket_for_picks_floor_inclusive_cap_exclusive_band(notional: str, bracket: int) -> None:
+def test_bracket_for_picks_the_band_whose_cap_is_inclusive(notional: str, bracket: int) -> None:
     assert fm.bracket_for(BTC, D(notional)).bracket == bracket
 
 
 def test_max_leverage_follows_the_band() -> None:
     assert fm.max_leverage(BTC, D("10000")) == 125
-    assert fm.max_leverage(BTC, D("250000")) == 50
+    assert fm.max_leverage(BTC, D("250000")) == 100  # a cap is the most its leverage allows
+    assert fm.max_leverage(BTC, D("250000.01")) == 50
     assert fm.max_leverage(BTC, D("600000000")) == 1
 
 
@@ -199,26 +202,26 @@ def test_flat_position_has_no_liquidation_price() -> None:
         fm.liquidation_price_in_bracket(BTC[0], D(0), D(40000), D(100))
 
 
-def test_long_on_a_table_whose_cum_jumps_is_liquidated_below_the_band_edge() -> None:
-    # cum of band 2 is 20, not the continuous 10: maintenance margin drops by 10 at notional 1,000.
+def test_long_on_a_table_whose_cum_jumps_is_liquidated_at_the_band_edge() -> None:
+    # cum of band 2 is 20, not the continuous 10: maintenance margin drops by 10 just above notional 1,000.
     table = (_band(1, 100, "0", "1000", "0.01", "0"), _band(2, 50, "1000", "5000", "0.02", "20"))
     price = fm.liquidation_price_isolated(table, D(1), D(1100), D(105))
     assert price == D(1000)
-    balance_below = D(105) + fm.unrealized_pnl(D(1), D(1100), D("999.99"))
-    assert fm.is_liquidated(D(1), balance_below, fm.maintenance_margin(table, D("999.99")))
     balance_at = D(105) + fm.unrealized_pnl(D(1), D(1100), price)
-    assert not fm.is_liquidated(D(1), balance_at, fm.maintenance_margin(table, price))
+    assert fm.is_liquidated(D(1), balance_at, fm.maintenance_margin(table, price))
+    balance_above = D(105) + fm.unrealized_pnl(D(1), D(1100), D("1000.01"))
+    assert not fm.is_liquidated(D(1), balance_above, fm.maintenance_margin(table, D("1000.01")))
 
 
 def test_short_on_a_table_whose_cum_jumps_is_liquidated_at_the_band_edge() -> None:
-    # cum of band 2 is 0, not the continuous 10: maintenance margin rises by 10 at notional 1,000.
+    # cum of band 2 is 0, not the continuous 10: maintenance margin rises by 10 just above notional 1,000.
     table = (_band(1, 100, "0", "1000", "0.01", "0"), _band(2, 50, "1000", "5000", "0.02", "0"))
     price = fm.liquidation_price_isolated(table, D(-1), D(900), D(115))
     assert price == D(1000)
     balance_at = D(115) + fm.unrealized_pnl(D(-1), D(900), price)
-    assert fm.is_liquidated(D(-1), balance_at, fm.maintenance_margin(table, price))
-    balance_below = D(115) + fm.unrealized_pnl(D(-1), D(900), D("999.99"))
-    assert not fm.is_liquidated(D(-1), balance_below, fm.maintenance_margin(table, D("999.99")))
+    assert not fm.is_liquidated(D(-1), balance_at, fm.maintenance_margin(table, price))
+    balance_above = D(115) + fm.unrealized_pnl(D(-1), D(900), D("1000.01"))
+    assert fm.is_liquidated(D(-1), balance_above, fm.maintenance_margin(table, D("1000.01")))
 
 
 @given(

@@ -28,7 +28,7 @@ from tradesim.domain.symbols import (
     PriceFilter,
     SymbolInfo,
 )
-from tradesim.exchange_sim import errors
+from tradesim.exchange_sim import errors, futures_math
 from tradesim.exchange_sim.errors import VenueError
 from tradesim.exchange_sim.numbers import decimals_of, exact_product, format_decimal, is_multiple_of
 
@@ -195,15 +195,8 @@ def check_futures_market_price(info: SymbolInfo, *, side: str, best_price: Decim
 
 
 def bracket_for(info: SymbolInfo, notional: Decimal) -> LeverageBracket:
-    """The bracket of a position of ``notional`` (its absolute value): ``floor < notional <= cap``, 0 in the first.
-
-    Caps are inclusive because a bracket's cap is the most its leverage allows (``maxNotionalValue``). A
-    notional past the top cap, which a price move can bring about, gets the top bracket. Maintenance margin
-    is the same on either side of a boundary, as ``cum`` keeps it continuous.
-    """
-    brackets = _brackets(info)
-    size = abs(notional)
-    return next((bracket for bracket in brackets if size <= bracket.notional_cap), brackets[-1])
+    """The bracket of a position of ``notional`` on ``info`` (see ``futures_math.bracket_for``)."""
+    return futures_math.bracket_for(_brackets(info), notional)
 
 
 def max_leverage_for(info: SymbolInfo, notional: Decimal) -> int:

@@ -67,11 +67,16 @@ def _checked_brackets(brackets: Sequence[LeverageBracket]) -> Sequence[LeverageB
 
 
 def bracket_for(brackets: Sequence[LeverageBracket], notional: Decimal) -> LeverageBracket:
-    """The band with ``floor <= |notional| < cap``; past the last cap the last band, below the first floor the first."""
+    """The band with ``floor < |notional| <= cap`` (0 in the first); past the last cap, the last band.
+
+    Caps are inclusive because a band's cap is the most its leverage allows
+    (Binance's ``maxNotionalValue``). Maintenance margin is the same on either
+    side of a boundary, as ``cum`` keeps it continuous.
+    """
     bands = _checked_brackets(brackets)
     size = abs(_decimal("notional", notional))
     for band in bands:
-        if size < band.notional_cap:
+        if size <= band.notional_cap:
             return band
     return bands[-1]
 
@@ -155,7 +160,7 @@ def liquidation_price(
     balance minus the maintenance margin, as a function of the notional N = |amt| x price, is linear
     inside each band, rising with N for a long (slope 1 - mmr > 0) and falling for a short. So a long
     is liquidated at the highest price where margin balance <= maintenance margin: bands are scanned
-    from the top, and the first whose own root lies at or above its floor gives
+    from the top, and the first whose own root lies above its floor gives
     min(root, cap). A short takes the lowest such price, scanning from the bottom with max(root,
     floor). With Binance's continuous cum this is the unique band containing its own root, i.e. the
     documented recomputation; with a table whose cum jumps it lands on the band edge where the jump
@@ -174,9 +179,9 @@ def liquidation_price(
                 band, amt, entry_price, wallet_balance, other_maint_margin, other_unrealized_pnl
             )
             root = size * root_price
-            # As in bracket_for, the first band reaches down and the last band up without bound.
-            above_floor = band is first or root >= band.notional_floor
-            below_cap = band is last or root < band.notional_cap
+            # As in bracket_for: a band covers (floor, cap]; the first reaches down, the last up without bound.
+            above_floor = band is first or root > band.notional_floor
+            below_cap = band is last or root <= band.notional_cap
             if long and above_floor:
                 price = root_price if below_cap else band.notional_cap / size
                 return price if price > 0 else ZERO
