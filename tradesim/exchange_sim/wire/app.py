@@ -53,7 +53,12 @@ if TYPE_CHECKING:
 
 # The futures endpoints register on FUTURES when their module is imported; it is loaded when present.
 FUTURES_ROUTES_MODULE = "tradesim.exchange_sim.wire.futures_routes"
-ROUTE_MODULES = (spot_routes.__name__, FUTURES_ROUTES_MODULE)
+ROUTE_MODULES = (
+    spot_routes.__name__,
+    FUTURES_ROUTES_MODULE,
+    "tradesim.exchange_sim.wire.futures_algo_routes",
+    "tradesim.exchange_sim.wire.futures_account_routes",
+)
 UNKNOWN_ENDPOINT_CODE = -1000
 KEYED_SECURITY = frozenset({"MARKET_DATA", "USER_STREAM"})
 

@@ -18,6 +18,9 @@ Choices where Binance is loose or the venue models less:
   orders are refused (-1020 / -1116): the engine does not model them; ``goodTillDate`` and income's
   ``page`` are ignored;
 - the index price is the last price (the venue quotes one market per symbol).
+
+The algo endpoints are in ``futures_algo_routes`` and the settings and account endpoints in
+``futures_account_routes``; the helpers here that they share are public.
 """
 
 from __future__ import annotations
@@ -33,8 +36,7 @@ from tradesim.exchange_sim import errors
 from tradesim.exchange_sim import futures_math as fm
 from tradesim.exchange_sim.errors import VenueError
 from tradesim.exchange_sim.futures import FuturesEngine, NewFuturesOrder
-from tradesim.exchange_sim.futures_orders import STOP_TYPES, FuturesOrder
-from tradesim.exchange_sim.symbols import render_leverage_brackets
+from tradesim.exchange_sim.futures_orders import FuturesOrder
 from tradesim.exchange_sim.wire import futures_render as render
 from tradesim.exchange_sim.wire.routing import FUTURES, Call
 from tradesim.exchange_sim.wire.spot_routes import (
@@ -51,8 +53,6 @@ STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 PRICE_MATCHES = ("NONE", "OPPONENT", "OPPONENT_5", "OPPONENT_10", "OPPONENT_20", "QUEUE", "QUEUE_5", "QUEUE_10",
                  "QUEUE_20")  # fmt: skip
 CONDITIONAL_TYPES = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"})
-ALGO_TYPES = ("CONDITIONAL",)
-INCOME_DEFAULT_LIMIT = 100
 FORCE_ORDER_TYPES = ("LIQUIDATION", "ADL")
 
 
@@ -66,25 +66,25 @@ def not_supported(what: str) -> VenueError:
     return VenueError(-1020, f"This operation is not supported. The simulator has no {what}.")
 
 
-def _engine(call: Call) -> FuturesEngine:
+def futures_engine(call: Call) -> FuturesEngine:
     return call.venue.futures
 
 
-def _info(call: Call, symbol: str) -> SymbolInfo:
-    return _engine(call).symbol(symbol)
+def symbol_info(call: Call, symbol: str) -> SymbolInfo:
+    return futures_engine(call).symbol(symbol)
 
 
-def _optional_symbol(call: Call) -> str | None:
+def optional_symbol(call: Call) -> str | None:
     symbol = call.optional("symbol")
     return None if symbol is None else check_symbol_format("symbol", symbol)
 
 
-def _listed(call: Call) -> tuple[list[SymbolInfo], bool]:
+def listed_symbols(call: Call) -> tuple[list[SymbolInfo], bool]:
     """The symbols a market-data request asks for, and whether the answer is a list (no ``symbol`` sent)."""
-    symbol = _optional_symbol(call)
+    symbol = optional_symbol(call)
     if symbol is not None:
-        return [_info(call, symbol)], False
-    return list(_engine(call).symbols.values()), True
+        return [symbol_info(call, symbol)], False
+    return list(futures_engine(call).symbols.values()), True
 
 
 def _window(items: list[Any], from_start: bool, limit: int) -> list[Any]:
@@ -113,7 +113,7 @@ def server_time(call: Call) -> object:
 @FUTURES.add("GET", "/fapi/v1/exchangeInfo")
 def exchange_info(call: Call) -> object:
     limits = call.venue.rate_limiter.rate_limits(Market.FUTURES)
-    return render.exchange_info(list(_engine(call).symbols.values()), limits, call.now_ms)
+    return render.exchange_info(list(futures_engine(call).symbols.values()), limits, call.now_ms)
 
 
 @FUTURES.add("GET", "/fapi/v1/klines")
@@ -124,13 +124,13 @@ def klines(call: Call) -> object:
         raise errors.invalid_interval()
     limit = limit_param(call, 500, 1500)
     start, end = time_range(call)
-    info = _info(call, symbol)
+    info = symbol_info(call, symbol)
     candles = call.venue.futures_market.klines(info.symbol, interval, call.now_ms, start, end, limit)
     return [render.kline_row(info, candle) for candle in candles]
 
 
 def _ticker_price(call: Call) -> object:
-    infos, many = _listed(call)
+    infos, many = listed_symbols(call)
     market = call.venue.futures_market
     rows = [render.ticker_price(info, market.price_at(info.symbol, call.now_ms), call.now_ms) for info in infos]
     return rows if many else rows[0]
@@ -142,7 +142,7 @@ FUTURES.add("GET", "/fapi/v2/ticker/price")(_ticker_price)
 
 @FUTURES.add("GET", "/fapi/v1/ticker/24hr")
 def ticker_24h(call: Call) -> object:
-    infos, many = _listed(call)
+    infos, many = listed_symbols(call)
     market = call.venue.futures_market
     rows = [render.ticker_24h(info, market.ticker_24h(info.symbol, call.now_ms)) for info in infos]
     return rows if many else rows[0]
@@ -150,7 +150,7 @@ def ticker_24h(call: Call) -> object:
 
 @FUTURES.add("GET", "/fapi/v1/depth")
 def depth(call: Call) -> object:
-    info = _info(call, symbol_param(call))
+    info = symbol_info(call, symbol_param(call))
     limit = limit_param(call, 500, 1000)
     bids, asks = call.venue.futures_market.depth(info.symbol, call.now_ms, limit)
     return render.depth(info, call.now_ms, bids, asks)
@@ -158,7 +158,7 @@ def depth(call: Call) -> object:
 
 @FUTURES.add("GET", "/fapi/v1/premiumIndex")
 def premium_index(call: Call) -> object:
-    infos, many = _listed(call)
+    infos, many = listed_symbols(call)
     market, now = call.venue.futures_market, call.now_ms
     next_funding = fm.next_funding_time(now)
     rows = [
@@ -178,7 +178,7 @@ def premium_index(call: Call) -> object:
 @FUTURES.add("GET", "/fapi/v1/fundingRate")
 def funding_rate_history(call: Call) -> object:
     """Settled funding since the venue's data begins: from ``startTime`` the first ``limit``, else the latest."""
-    infos, _ = _listed(call)
+    infos, _ = listed_symbols(call)
     start, end = time_range(call)
     limit = limit_param(call, 100, 1000)
     market = call.venue.futures_market
@@ -198,7 +198,7 @@ def funding_rate_history(call: Call) -> object:
 # Orders --------------------------------------------------------------------------------------------------
 
 
-def _order_request(call: Call, order_type: str, stop_price: Decimal | None, client_id: str) -> NewFuturesOrder:
+def order_request(call: Call, order_type: str, stop_price: Decimal | None, client_id: str) -> NewFuturesOrder:
     """The engine's request; mandatory symbol, side and type were read first, in that order."""
     symbol = check_symbol_format("symbol", call.text("symbol"))
     if call.boolean("closePosition"):
@@ -221,34 +221,34 @@ def _order_request(call: Call, order_type: str, stop_price: Decimal | None, clie
     )
 
 
-def _mandatory_order_fields(call: Call) -> str:
+def mandatory_order_fields(call: Call) -> str:
     """-1102 for a missing symbol, side or type, in that order; returns the type."""
     call.text("symbol")
     call.text("side")
     return call.text("type")
 
 
-def _placement_options(call: Call) -> tuple[str, str, bool]:
+def placement_options(call: Call) -> tuple[str, str, bool]:
     """The answer type, the self-trade prevention mode to echo and ``priceProtect``."""
     response_type = enum_param(call, "newOrderRespType", RESPONSE_TYPES) or "ACK"
     stp_mode = enum_param(call, "selfTradePreventionMode", STP_MODES) or render.DEFAULT_STP_MODE
     return response_type, stp_mode, call.boolean("priceProtect")
 
 
-def _place(call: Call, request: NewFuturesOrder) -> FuturesOrder:
-    return _engine(call).place_order(call.account, request, call.now_ms, call.partial_fill_ratio)
+def place_order(call: Call, request: NewFuturesOrder) -> FuturesOrder:
+    return futures_engine(call).place_order(call.account, request, call.now_ms, call.partial_fill_ratio)
 
 
 @FUTURES.add("POST", "/fapi/v1/order", "TRADE")
 def new_order(call: Call) -> object:
     """ACK (the default) reports the order as accepted; RESULT its state after placement."""
-    order_type = _mandatory_order_fields(call)
+    order_type = mandatory_order_fields(call)
     if order_type in CONDITIONAL_TYPES:
         raise use_algo_endpoint()
-    request = _order_request(call, order_type, call.decimal("stopPrice"), "newClientOrderId")
-    response_type, stp_mode, price_protect = _placement_options(call)
-    placed = _place(call, request)
-    info = _info(call, placed.symbol)
+    request = order_request(call, order_type, call.decimal("stopPrice"), "newClientOrderId")
+    response_type, stp_mode, price_protect = placement_options(call)
+    placed = place_order(call, request)
+    info = symbol_info(call, placed.symbol)
     if response_type == "ACK":
         return render.order_ack(info, placed, stp_mode, price_protect)
     return render.order(info, placed, stp_mode=stp_mode, price_protect=price_protect)
@@ -267,7 +267,7 @@ def _regular_order(call: Call, missing: Callable[[], VenueError]) -> FuturesOrde
     """The order a regular order endpoint names; an untriggered stop is unknown there (it is an algo order)."""
     symbol, order_id, client_order_id = _order_reference(call)
     try:
-        found = _engine(call).get_order(call.account, symbol, call.now_ms, order_id, client_order_id)
+        found = futures_engine(call).get_order(call.account, symbol, call.now_ms, order_id, client_order_id)
     except VenueError as error:
         if error.code != -2013:
             raise
@@ -280,40 +280,40 @@ def _regular_order(call: Call, missing: Callable[[], VenueError]) -> FuturesOrde
 @FUTURES.add("GET", "/fapi/v1/order", "USER_DATA")
 def query_order(call: Call) -> object:
     found = _regular_order(call, errors.order_does_not_exist)
-    return render.order(_info(call, found.symbol), found, query=True)
+    return render.order(symbol_info(call, found.symbol), found, query=True)
 
 
 @FUTURES.add("DELETE", "/fapi/v1/order", "TRADE")
 def cancel_order(call: Call) -> object:
     found = _regular_order(call, errors.unknown_order)
-    canceled = _engine(call).cancel_order(call.account, found.symbol, call.now_ms, order_id=found.order_id)
-    return render.order(_info(call, canceled.symbol), canceled)
+    canceled = futures_engine(call).cancel_order(call.account, found.symbol, call.now_ms, order_id=found.order_id)
+    return render.order(symbol_info(call, canceled.symbol), canceled)
 
 
-def _open_orders(call: Call, symbol: str | None, algo: bool) -> list[FuturesOrder]:
-    found = _engine(call).open_orders(call.account, call.now_ms, symbol)
+def open_orders_of(call: Call, symbol: str | None, algo: bool) -> list[FuturesOrder]:
+    found = futures_engine(call).open_orders(call.account, call.now_ms, symbol)
     return [order for order in found if is_algo(order) == algo]
 
 
 @FUTURES.add("GET", "/fapi/v1/openOrders", "USER_DATA")
 def open_orders(call: Call) -> object:
-    symbol = _optional_symbol(call)
-    return [render.order(_info(call, o.symbol), o, query=True) for o in _open_orders(call, symbol, algo=False)]
+    symbol = optional_symbol(call)
+    return [render.order(symbol_info(call, o.symbol), o, query=True) for o in open_orders_of(call, symbol, algo=False)]
 
 
-def _cancel_each(call: Call, orders: Iterable[FuturesOrder]) -> list[FuturesOrder]:
-    engine = _engine(call)
+def cancel_each(call: Call, orders: Iterable[FuturesOrder]) -> list[FuturesOrder]:
+    engine = futures_engine(call)
     return [engine.cancel_order(call.account, o.symbol, call.now_ms, order_id=o.order_id) for o in orders]
 
 
 @FUTURES.add("DELETE", "/fapi/v1/allOpenOrders", "TRADE")
 def cancel_all_open_orders(call: Call) -> object:
-    symbol = _info(call, symbol_param(call)).symbol
-    _cancel_each(call, _open_orders(call, symbol, algo=False))
+    symbol = symbol_info(call, symbol_param(call)).symbol
+    cancel_each(call, open_orders_of(call, symbol, algo=False))
     return render.CANCEL_ALL_DONE
 
 
-def _history(call: Call, symbol: str, algo: bool) -> list[FuturesOrder]:
+def order_history(call: Call, symbol: str, algo: bool) -> list[FuturesOrder]:
     """``allOrders`` / ``allAlgoOrders``: from an id (or ``startTime``) onwards, else the latest; ascending."""
     from_id = call.integer("algoId" if algo else "orderId")
     start, end = time_range(call)
@@ -321,7 +321,7 @@ def _history(call: Call, symbol: str, algo: bool) -> list[FuturesOrder]:
     orders = sorted(
         (
             o
-            for o in _engine(call).all_orders(call.account, symbol, call.now_ms)
+            for o in futures_engine(call).all_orders(call.account, symbol, call.now_ms)
             if (o.is_stop if algo else not is_algo(o))
             and (from_id is None or o.order_id >= from_id)
             and (start is None or o.time >= start)
@@ -334,13 +334,13 @@ def _history(call: Call, symbol: str, algo: bool) -> list[FuturesOrder]:
 
 @FUTURES.add("GET", "/fapi/v1/allOrders", "USER_DATA")
 def all_orders(call: Call) -> object:
-    info = _info(call, symbol_param(call))
-    return [render.order(info, o, query=True) for o in _history(call, info.symbol, algo=False)]
+    info = symbol_info(call, symbol_param(call))
+    return [render.order(info, o, query=True) for o in order_history(call, info.symbol, algo=False)]
 
 
 @FUTURES.add("GET", "/fapi/v1/userTrades", "USER_DATA")
 def user_trades(call: Call) -> object:
-    info = _info(call, symbol_param(call))
+    info = symbol_info(call, symbol_param(call))
     order_id, from_id = call.integer("orderId"), call.integer("fromId")
     start, end = time_range(call)
     if from_id is not None and (start is not None or end is not None):
@@ -348,7 +348,7 @@ def user_trades(call: Call) -> object:
     limit = limit_param(call, 500, 1000)
     trades = [
         t
-        for t in _engine(call).user_trades(call.account, info.symbol, call.now_ms)
+        for t in futures_engine(call).user_trades(call.account, info.symbol, call.now_ms)
         if (order_id is None or t.order_id == order_id)
         and (from_id is None or t.trade_id >= from_id)
         and (start is None or t.time >= start)
@@ -360,213 +360,15 @@ def user_trades(call: Call) -> object:
 @FUTURES.add("GET", "/fapi/v1/forceOrders", "USER_DATA")
 def force_orders(call: Call) -> object:
     """Liquidation orders; the venue has no ADL, so ``autoCloseType=ADL`` lists none."""
-    symbol = _optional_symbol(call)
+    symbol = optional_symbol(call)
     kind = enum_param(call, "autoCloseType", FORCE_ORDER_TYPES)
     start, end = time_range(call)
     limit = limit_param(call, 50, 100)
     if symbol is not None:
-        _info(call, symbol)
+        symbol_info(call, symbol)
     found = [
         o
-        for o in _engine(call).force_orders(call.account, call.now_ms, symbol)
+        for o in futures_engine(call).force_orders(call.account, call.now_ms, symbol)
         if kind != "ADL" and (start is None or o.time >= start) and (end is None or o.time <= end)
     ]
-    return [render.force_order(_info(call, o.symbol), o) for o in _window(found, start is not None, limit)]
-
-
-# Algo (conditional) orders ------------------------------------------------------------------------------
-
-
-@FUTURES.add("POST", "/fapi/v1/algoOrder", "TRADE")
-def new_algo_order(call: Call) -> object:
-    """A CONDITIONAL STOP_MARKET or TAKE_PROFIT_MARKET order; ACK and RESULT answer alike, as on Binance."""
-    algo_type = call.text("algoType")
-    if algo_type not in ALGO_TYPES:
-        raise errors.illegal_characters("algoType", "^(CONDITIONAL)$")
-    order_type = _mandatory_order_fields(call)
-    if order_type not in STOP_TYPES:
-        raise errors.invalid_order_type()
-    trigger = call.decimal("triggerPrice")
-    if trigger is None:
-        raise errors.mandatory_missing("triggerPrice")
-    request = _order_request(call, order_type, trigger, "clientAlgoId")
-    _, stp_mode, price_protect = _placement_options(call)
-    placed = _place(call, request)
-    info = _info(call, placed.symbol)
-    return render.algo_order(info, placed, query=False, stp_mode=stp_mode, price_protect=price_protect)
-
-
-def _algo_orders(call: Call, symbol: str | None = None) -> list[FuturesOrder]:
-    """Every stop order of the account (triggered or not), on one symbol or all, by id."""
-    engine = _engine(call)
-    names = [symbol] if symbol is not None else list(engine.symbols)
-    found = [o for name in names for o in engine.all_orders(call.account, name, call.now_ms) if o.is_stop]
-    return sorted(found, key=lambda o: o.order_id)
-
-
-def _algo_reference(call: Call, missing: Callable[[], VenueError]) -> FuturesOrder:
-    algo_id = call.integer("algoId")
-    client_algo_id = call.optional("clientAlgoId")
-    if algo_id is None and client_algo_id is None:
-        raise errors.one_of_missing("algoId", "clientAlgoId")
-    for found in reversed(_algo_orders(call)):
-        if (algo_id is None or found.order_id == algo_id) and (
-            client_algo_id is None or found.client_order_id == client_algo_id
-        ):
-            return found
-    raise missing()
-
-
-@FUTURES.add("GET", "/fapi/v1/algoOrder", "USER_DATA")
-def query_algo_order(call: Call) -> object:
-    found = _algo_reference(call, errors.order_does_not_exist)
-    return render.algo_order(_info(call, found.symbol), found)
-
-
-@FUTURES.add("DELETE", "/fapi/v1/algoOrder", "TRADE")
-def cancel_algo_order(call: Call) -> object:
-    found = _algo_reference(call, errors.unknown_order)
-    if not is_algo(found) or not found.is_open:
-        raise errors.unknown_order()
-    (canceled,) = _cancel_each(call, [found])
-    return render.algo_canceled(canceled)
-
-
-@FUTURES.add("GET", "/fapi/v1/openAlgoOrders", "USER_DATA")
-def open_algo_orders(call: Call) -> object:
-    symbol = _optional_symbol(call)
-    enum_param(call, "algoType", ALGO_TYPES)
-    algo_id = call.integer("algoId")
-    found = [o for o in _open_orders(call, symbol, algo=True) if algo_id is None or o.order_id == algo_id]
-    return [render.algo_order(_info(call, o.symbol), o) for o in sorted(found, key=lambda o: o.order_id)]
-
-
-@FUTURES.add("DELETE", "/fapi/v1/algoOpenOrders", "TRADE")
-def cancel_algo_open_orders(call: Call) -> object:
-    symbol = _info(call, symbol_param(call)).symbol
-    _cancel_each(call, _open_orders(call, symbol, algo=True))
-    return render.CANCEL_ALL_DONE
-
-
-@FUTURES.add("GET", "/fapi/v1/allAlgoOrders", "USER_DATA")
-def all_algo_orders(call: Call) -> object:
-    info = _info(call, symbol_param(call))
-    return [render.algo_order(info, o) for o in _history(call, info.symbol, algo=True)]
-
-
-# Settings ------------------------------------------------------------------------------------------------
-
-
-@FUTURES.add("POST", "/fapi/v1/leverage", "TRADE")
-def set_leverage(call: Call) -> object:
-    symbol = symbol_param(call)
-    call.text("leverage")
-    leverage = call.integer("leverage")
-    assert leverage is not None  # call.text refused a missing one
-    answer = _engine(call).set_leverage(call.account, symbol, leverage, call.now_ms)
-    return render.leverage_answer(answer.symbol, answer.leverage, answer.max_notional_value)
-
-
-@FUTURES.add("GET", "/fapi/v1/positionSide/dual", "USER_DATA")
-def position_mode(call: Call) -> object:
-    return {"dualSidePosition": _engine(call).position_mode(call.account)}
-
-
-@FUTURES.add("POST", "/fapi/v1/positionSide/dual", "TRADE")
-def set_position_mode(call: Call) -> object:
-    call.text("dualSidePosition")
-    _engine(call).set_position_mode(call.account, call.boolean("dualSidePosition"), call.now_ms)
-    return render.DONE
-
-
-@FUTURES.add("POST", "/fapi/v1/marginType", "TRADE")
-def set_margin_type(call: Call) -> object:
-    symbol = symbol_param(call)
-    _engine(call).set_margin_type(call.account, symbol, call.text("marginType"), call.now_ms)
-    return render.DONE
-
-
-@FUTURES.add("POST", "/fapi/v1/positionMargin", "TRADE")
-def modify_position_margin(call: Call) -> object:
-    """Add (``type=1``) or remove (``type=2``) margin of an isolated one-way position."""
-    symbol = symbol_param(call)
-    call.text("amount")
-    amount = call.decimal("amount")
-    call.text("type")
-    kind = call.integer("type")
-    if kind not in (1, 2):
-        raise VenueError(-1130, "Data sent for parameter 'type' is not valid.")
-    side = call.optional("positionSide")
-    if side in ("LONG", "SHORT"):
-        raise errors.position_side_mismatch()
-    if side not in (None, "BOTH"):
-        raise VenueError(-4060, "Invalid position side.")
-    assert amount is not None  # call.text refused a missing one
-    moved = _engine(call).modify_isolated_margin(call.account, symbol, amount, kind == 1, call.now_ms)
-    return render.position_margin_answer(moved, kind)
-
-
-@FUTURES.add("GET", "/fapi/v1/leverageBracket", "USER_DATA")
-def leverage_brackets(call: Call) -> object:
-    """One object when ``symbol`` is sent, else a list of every symbol's, as Binance answers."""
-    infos, many = _listed(call)
-    rows = [render_leverage_brackets(info) for info in infos]
-    return rows if many else rows[0]
-
-
-# Account -------------------------------------------------------------------------------------------------
-
-
-def _balance(call: Call) -> object:
-    return render.balance(call.account, _engine(call).account_summary(call.account, call.now_ms))
-
-
-FUTURES.add("GET", "/fapi/v2/balance", "USER_DATA")(_balance)
-FUTURES.add("GET", "/fapi/v3/balance", "USER_DATA")(_balance)
-
-
-@FUTURES.add("GET", "/fapi/v3/account", "USER_DATA")
-def account_v3(call: Call) -> object:
-    engine = _engine(call)
-    summary = engine.account_summary(call.account, call.now_ms)
-    return render.account_v3(summary, engine.position_risk(call.account, call.now_ms), engine.symbols)
-
-
-@FUTURES.add("GET", "/fapi/v2/account", "USER_DATA")
-def account_v2(call: Call) -> object:
-    engine = _engine(call)
-    summary = engine.account_summary(call.account, call.now_ms)
-    rows = engine.position_risk(call.account, call.now_ms, include_flat=True)
-    return render.account_v2(summary, rows, engine.symbols)
-
-
-@FUTURES.add("GET", "/fapi/v3/positionRisk", "USER_DATA")
-def position_risk_v3(call: Call) -> object:
-    engine = _engine(call)
-    rows = engine.position_risk(call.account, call.now_ms, _optional_symbol(call))
-    return [render.position_risk_v3(engine.symbol(row.symbol), row) for row in rows]
-
-
-@FUTURES.add("GET", "/fapi/v2/positionRisk", "USER_DATA")
-def position_risk_v2(call: Call) -> object:
-    engine = _engine(call)
-    rows = engine.position_risk(call.account, call.now_ms, _optional_symbol(call), include_flat=True)
-    return [render.position_risk_v2(engine.symbol(row.symbol), row) for row in rows]
-
-
-@FUTURES.add("GET", "/fapi/v1/income", "USER_DATA")
-def income(call: Call) -> object:
-    symbol = _optional_symbol(call)
-    if symbol is not None:
-        _info(call, symbol)
-    start, end = time_range(call)
-    rows = _engine(call).income_history(
-        call.account,
-        call.now_ms,
-        symbol=symbol,
-        income_type=call.optional("incomeType"),
-        start_time=start,
-        end_time=end,
-        limit=limit_param(call, INCOME_DEFAULT_LIMIT, 1000),
-    )
-    return [render.income_row(record) for record in rows]
+    return [render.force_order(symbol_info(call, o.symbol), o) for o in _window(found, start is not None, limit)]
