@@ -1,0 +1,1 @@
+"""Tests of the bot package: the trading path and order reconciliation."""

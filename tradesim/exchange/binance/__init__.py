@@ -1,0 +1,1 @@
+"""Binance over REST: signing, time offset, rate-limit headers, parsing and the error table."""
