@@ -254,3 +254,23 @@ def test_random_order_sequences_are_deterministic(operations: list[Operation]) -
     first, _ = _replay(operations)
     second, _ = _replay(operations)
     assert first.snapshot() == second.snapshot()
+
+
+def test_a_flip_into_a_gap_is_liquidated_before_the_next_order_acts() -> None:
+    """Found by the property above: a resting SELL flips an isolated long into a short inside a 5% gap.
+
+    The new short is already past its liquidation price, so it is liquidated (and its stop cancelled) before
+    the stop could close it at the gap's price for more than its margin.
+    """
+    run = Run()
+    steps: list[Operation] = [MarginType("BTCUSDT", "ISOLATED")]
+    steps += [Market("BTCUSDT", "BUY", 1, False)] * 10
+    steps += [Limit("BTCUSDT", "SELL", 11, 1, "GTC", False), Stop("BTCUSDT", "BUY", 1, 1, "STOP_MARKET", False)]
+    steps += [Move("BTCUSDT", 502)]
+    for step in steps:
+        run.apply(step)
+
+    orders = list(run.engine.orders.values())
+    assert orders[-2].status == "CANCELED"  # the stop
+    assert orders[-1].is_liquidation
+    run.check()

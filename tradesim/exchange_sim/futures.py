@@ -125,18 +125,6 @@ class FuturesEngine(FuturesPlacement):
             self._book(account, "TRANSFER", "", amount, now_ms, None)
         return account.income[-1]
 
-    def account(self, account_id: str) -> FuturesAccount:
-        found = self.accounts.get(account_id)
-        if found is None:
-            raise errors.invalid_api_key()
-        return found
-
-    def symbol(self, symbol: str) -> SymbolInfo:
-        info = self.symbols.get(symbol)
-        if info is None:
-            raise errors.invalid_symbol()
-        return info
-
     def set_leverage(self, account_id: str, symbol: str, leverage: int, now_ms: int) -> LeverageAnswer:
         """Set the symbol's leverage: 1..125 and at most the bracket's for the current position (-4028)."""
         account = self.account(account_id)
@@ -305,14 +293,13 @@ class FuturesEngine(FuturesPlacement):
         if symbol is not None:
             self.symbol(symbol)
         self.advance(now_ms)
-        found = [o for o in self.orders.values() if o.account_id == account_id and o.is_open]
-        return [o for o in found if symbol is None or o.symbol == symbol]
+        return self._orders_of(account_id, symbol, open_only=True)
 
     def all_orders(self, account_id: str, symbol: str, now_ms: int) -> list[FuturesOrder]:
         self.account(account_id)
         self.symbol(symbol)
         self.advance(now_ms)
-        return [o for o in self.orders.values() if o.account_id == account_id and o.symbol == symbol]
+        return self._orders_of(account_id, symbol, open_only=False)
 
     def force_orders(self, account_id: str, now_ms: int, symbol: str | None = None) -> list[FuturesOrder]:
         """The account's liquidation orders (``/fapi/v1/forceOrders``), oldest first."""

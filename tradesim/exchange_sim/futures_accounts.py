@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradesim.exchange_sim.futures_orders import IncomeRecord
+from tradesim.exchange_sim.records import JsonRecord
 
 ZERO = Decimal(0)
 DEFAULT_LEVERAGE = 20
@@ -35,7 +36,7 @@ class SymbolSettings:
 
 
 @dataclass(slots=True)
-class FuturesPosition:
+class FuturesPosition(JsonRecord):
     """A one-way position: signed amount (long > 0), entry price, the margin isolated for it.
 
     ``realized_pnl`` adds up what every closing fill of the symbol realized, over the account's life.
@@ -47,27 +48,6 @@ class FuturesPosition:
     isolated_wallet: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     update_time: int = 0
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "position_amt": str(self.position_amt),
-            "entry_price": str(self.entry_price),
-            "isolated_wallet": str(self.isolated_wallet),
-            "realized_pnl": str(self.realized_pnl),
-            "update_time": self.update_time,
-        }
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> FuturesPosition:
-        return cls(
-            symbol=str(data["symbol"]),
-            position_amt=Decimal(data["position_amt"]),
-            entry_price=Decimal(data["entry_price"]),
-            isolated_wallet=Decimal(data["isolated_wallet"]),
-            realized_pnl=Decimal(data["realized_pnl"]),
-            update_time=int(data["update_time"]),
-        )
 
 
 @dataclass(slots=True)

@@ -38,6 +38,7 @@ from tradesim.exchange_sim.futures_ledger import CONTEXT, FuturesLedger, average
 from tradesim.exchange_sim.futures_orders import FuturesOrder, FuturesTrade
 from tradesim.exchange_sim.futures_risk import AccountRisk
 from tradesim.exchange_sim.market_bars import MinuteBars
+from tradesim.exchange_sim.matching_rules import rises_to_stop, stop_reached
 from tradesim.exchange_sim.numbers import floor_to_step
 
 ZERO = Decimal(0)
@@ -150,11 +151,13 @@ class FuturesClearing(FuturesLedger):
                 if order.working_type == "MARK_PRICE":
                     if mark is None:
                         mark = self.market.mark_price(info.symbol, last_ms)
-                    hit = mark >= order.stop_price if rising else mark <= order.stop_price
+                    hit = stop_reached(mark, order.stop_price, rising)
                 else:
                     hit = high >= order.stop_ticks_up if rising else low <= order.stop_ticks_down
                 if hit:
                     self._execute_now(order, last_ms)
+                    # A fill can leave a position past its liquidation price: it goes before the next order acts.
+                    self._liquidate_breached(last_ms)
                 continue
             through = low < order.price_ticks_up if order.side == "BUY" else high > order.price_ticks_down
             if not through:
@@ -163,6 +166,7 @@ class FuturesClearing(FuturesLedger):
             qty = min(order.remaining, floor_to_step(volume, info.step_size))
             if qty > 0:
                 self._fill_resting(order, qty, last_ms)
+                self._liquidate_breached(last_ms)
 
     # Liquidation -------------------------------------------------------------------------------
 
@@ -272,4 +276,4 @@ def _towards_holder(price: Decimal, amt: Decimal) -> Decimal:
 
 def _triggers_rising(order: FuturesOrder) -> bool:
     """STOP_MARKET BUY and TAKE_PROFIT_MARKET SELL trigger on a rise to the stop; the other two on a fall."""
-    return (order.type == "STOP_MARKET") == (order.side == "BUY")
+    return rises_to_stop(order.side, order.type == "STOP_MARKET")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from tradesim.domain.enums import OrderSide
 from tradesim.domain.symbols import SymbolInfo
 from tradesim.exchange_sim import futures_math as fm
+from tradesim.exchange_sim.engine_books import EngineBooks
 from tradesim.exchange_sim.filters import max_notional_for
 from tradesim.exchange_sim.futures_accounts import FuturesAccount
 from tradesim.exchange_sim.futures_orders import CONTEXT, FuturesOrder, FuturesTrade
@@ -45,25 +46,18 @@ class FuturesMarket(Protocol):
     def closed_minutes(self, symbol: str, from_ms: int, to_ms: int) -> Iterable[MinuteBars]: ...
 
 
-class FuturesLedger:
+class FuturesLedger(EngineBooks[FuturesAccount, FuturesOrder]):
     """Accounts, orders and trades of the USD-M market, and how a fill or a margin check changes them."""
 
+    COUNTERS = ("next_order_id", "next_trade_id", "next_tran_id", "matched_until_ms")
+
     def __init__(self, symbols: Mapping[str, SymbolInfo], market: FuturesMarket, fill_volume_share: Decimal) -> None:
-        if not ZERO < fill_volume_share <= 1:
-            raise ValueError(f"fill_volume_share must be in (0, 1], got {fill_volume_share}")
+        super().__init__(symbols, fill_volume_share, FuturesAccount.restore, FuturesOrder.restore)
         for info in symbols.values():
             if not info.brackets:
                 raise ValueError(f"futures symbol {info.symbol} has no leverage brackets")
-        self.symbols = dict(symbols)
         self.market = market
-        self.fill_volume_share = fill_volume_share
-        self.accounts: dict[str, FuturesAccount] = {}
-        self.orders: dict[int, FuturesOrder] = {}
-        self.resting: dict[str, list[FuturesOrder]] = {}
-        self.next_order_id = 1
-        self.next_trade_id = 1
         self.next_tran_id = 1
-        self.matched_until_ms = 0
 
     # Money movements ---------------------------------------------------------------------------
 
@@ -149,9 +143,6 @@ class FuturesLedger:
 
     # Order book-keeping ------------------------------------------------------------------------
 
-    def _rest(self, order: FuturesOrder) -> None:
-        self.resting.setdefault(order.symbol, []).append(order)
-
     def _finish(self, order: FuturesOrder, status: str, at_ms: int) -> None:
         """Give an order its final status, release its margin and take it off the book."""
         order.status = status
@@ -162,34 +153,6 @@ class FuturesLedger:
             resting.remove(order)
         if not resting:
             self.resting.pop(order.symbol, None)
-
-    # State -------------------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        """Accounts, orders and counters as JSON-able data (Decimals as strings)."""
-        return {
-            "accounts": [self.accounts[a].snapshot() for a in sorted(self.accounts)],
-            "orders": [order.snapshot() for order in self.orders.values()],
-            "next_order_id": self.next_order_id,
-            "next_trade_id": self.next_trade_id,
-            "next_tran_id": self.next_tran_id,
-            "matched_until_ms": self.matched_until_ms,
-        }
-
-    def restore(self, data: dict[str, Any]) -> None:
-        """Replace the state with a ``snapshot()``; symbols and market stay those of this engine."""
-        self.accounts = {a["account_id"]: FuturesAccount.restore(a) for a in data["accounts"]}
-        self.orders = {}
-        self.resting = {}
-        for raw in data["orders"]:
-            order = FuturesOrder.restore(raw)
-            self.orders[order.order_id] = order
-            if order.is_open:
-                self._rest(order)
-        self.next_order_id = int(data["next_order_id"])
-        self.next_trade_id = int(data["next_trade_id"])
-        self.next_tran_id = int(data["next_tran_id"])
-        self.matched_until_ms = int(data["matched_until_ms"])
 
 
 def average_price(fills: list[tuple[Decimal, Decimal]]) -> Decimal:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
-from typing import Any
+
+from tradesim.exchange_sim.records import JsonRecord, OrderRecord
 
 ZERO = Decimal(0)
 CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 """Every futures figure is computed in this context, whatever the caller's, so results agree in every process."""
 
-FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
 ORDER_TYPES = ("LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET")
 STOP_TYPES = frozenset({"STOP_MARKET", "TAKE_PROFIT_MARKET"})
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
@@ -39,7 +40,7 @@ class NewFuturesOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class FuturesTrade:
+class FuturesTrade(JsonRecord):
     """One execution: Binance's ``/fapi/v1/userTrades`` row (commission always in USDT)."""
 
     trade_id: int
@@ -60,18 +61,9 @@ class FuturesTrade:
     def is_buyer(self) -> bool:
         return self.side == "BUY"
 
-    def snapshot(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> FuturesTrade:
-        decimals = {"price", "qty", "quote_qty", "realized_pnl", "commission"}
-        values: dict[str, Any] = {k: Decimal(v) if k in decimals else v for k, v in data.items()}
-        return cls(**values)
-
 
 @dataclass(frozen=True, slots=True)
-class IncomeRecord:
+class IncomeRecord(JsonRecord):
     """One wallet movement: a row of Binance's ``/fapi/v1/income`` (``income`` signed, in USDT)."""
 
     tran_id: int
@@ -83,17 +75,9 @@ class IncomeRecord:
     trade_id: int | None = None
     asset: str = QUOTE
 
-    def snapshot(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> IncomeRecord:
-        values: dict[str, Any] = {k: Decimal(v) if k == "income" else v for k, v in data.items()}
-        return cls(**values)
-
 
 @dataclass(slots=True)
-class FuturesOrder:
+class FuturesOrder(OrderRecord):
     """An order as the venue keeps it, from acceptance to its final status.
 
     A stop order (STOP_MARKET, TAKE_PROFIT_MARKET) waits untriggered; once triggered it executes as a
@@ -131,14 +115,6 @@ class FuturesOrder:
     trades: list[FuturesTrade] = field(default_factory=list)
 
     @property
-    def remaining(self) -> Decimal:
-        return self.orig_qty - self.executed_qty
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in FINAL_STATUSES
-
-    @property
     def is_stop(self) -> bool:
         return self.type in STOP_TYPES
 
@@ -153,17 +129,11 @@ class FuturesOrder:
 
     @property
     def realized_pnl(self) -> Decimal:
-        total = ZERO
-        for trade in self.trades:
-            total = CONTEXT.add(total, trade.realized_pnl)
-        return total
+        return _total(trade.realized_pnl for trade in self.trades)
 
     @property
     def commission(self) -> Decimal:
-        total = ZERO
-        for trade in self.trades:
-            total = CONTEXT.add(total, trade.commission)
-        return total
+        return _total(trade.commission for trade in self.trades)
 
     def record(self, trade: FuturesTrade) -> None:
         self.trades.append(trade)
@@ -172,31 +142,10 @@ class FuturesOrder:
         self.update_time = trade.time
         self.status = "FILLED" if self.executed_qty == self.orig_qty else "PARTIALLY_FILLED"
 
-    def snapshot(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if name == "trades":
-                data[name] = [trade.snapshot() for trade in value]
-            elif isinstance(value, Decimal):
-                data[name] = str(value)
-            else:
-                data[name] = value
-        return data
 
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> FuturesOrder:
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            if name == "trades":
-                values[name] = [FuturesTrade.restore(trade) for trade in value]
-            elif name in _DECIMAL_FIELDS:
-                values[name] = Decimal(value)
-            else:
-                values[name] = value
-        return cls(**values)
-
-
-_DECIMAL_FIELDS = frozenset(
-    {"price", "orig_qty", "stop_price", "executed_qty", "cum_quote", "reserved_margin"},
-)
+def _total(values: Iterable[Decimal]) -> Decimal:
+    """The sum of ``values`` added one by one in ``CONTEXT``."""
+    total = ZERO
+    for value in values:
+        total = CONTEXT.add(total, value)
+    return total

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradesim.domain.enums import OrderSide
@@ -15,6 +15,7 @@ from tradesim.exchange_sim.futures_checks import FuturesOrderChecks, MarketPrice
 from tradesim.exchange_sim.futures_clearing import FuturesClearing
 from tradesim.exchange_sim.futures_ledger import FuturesMarket, average_price
 from tradesim.exchange_sim.futures_orders import FuturesOrder, NewFuturesOrder
+from tradesim.exchange_sim.matching_rules import rises_to_stop, stop_reached, truncate
 
 ZERO = Decimal(0)
 
@@ -84,7 +85,7 @@ class FuturesPlacement(FuturesClearing):
         fills = self.market.walk_book(info.symbol, now_ms, OrderSide(order.side), quantity=order.orig_qty)
         if partial_fill_ratio is not None:
             limit = (order.orig_qty * partial_fill_ratio).quantize(info.step_size, ROUND_FLOOR)
-            fills = _truncate(fills, limit)
+            fills = truncate(fills, limit)
         if fills:
             self.market_price_check(info, side=order.side, best_price=fills[0][0], mark_price=mark)
             self._require_margin(account, info, order, sum((q for _, q in fills), ZERO), average_price(fills), now_ms)
@@ -122,29 +123,8 @@ class FuturesPlacement(FuturesClearing):
 
     def _refuse_immediate_trigger(self, order: FuturesOrder, mark: Decimal, now_ms: int) -> None:
         working = mark if order.working_type == "MARK_PRICE" else self.market.price_at(order.symbol, now_ms)
-        rising = (order.type == "STOP_MARKET") == (order.side == "BUY")
-        if (working >= order.stop_price) if rising else (working <= order.stop_price):
+        if stop_reached(working, order.stop_price, rises_to_stop(order.side, order.type == "STOP_MARKET")):
             raise VenueError(-2021, "Order would immediately trigger.")
-
-    def _find(
-        self,
-        account_id: str,
-        symbol: str,
-        order_id: int | None,
-        client_order_id: str | None,
-        missing: Callable[[], VenueError],
-    ) -> FuturesOrder:
-        if order_id is None and client_order_id is None:
-            raise errors.one_of_missing("origClientOrderId", "orderId")
-        for order in reversed(self.orders.values()):
-            if order.account_id != account_id or order.symbol != symbol:
-                continue
-            if order_id is not None and order.order_id != order_id:
-                continue
-            if client_order_id is not None and order.client_order_id != client_order_id:
-                continue
-            return order
-        raise missing()
 
 
 def _ticks(price: Decimal, tick: Decimal, up: bool) -> int:
@@ -152,15 +132,3 @@ def _ticks(price: Decimal, tick: Decimal, up: bool) -> int:
     if not price or not tick:
         return 0
     return int((price / tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR))
-
-
-def _truncate(fills: list[tuple[Decimal, Decimal]], limit: Decimal) -> list[tuple[Decimal, Decimal]]:
-    kept: list[tuple[Decimal, Decimal]] = []
-    left = limit
-    for price, qty in fills:
-        if left <= 0:
-            break
-        take = min(qty, left)
-        kept.append((price, take))
-        left -= take
-    return kept

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from tradesim.domain.symbols import LotSize, SymbolInfo
 from tradesim.exchange_sim import errors
 from tradesim.exchange_sim.accounts import SpotAccount
+from tradesim.exchange_sim.engine_books import EngineBooks
 from tradesim.exchange_sim.filters import check_spot_order
 from tradesim.exchange_sim.market_bars import MinuteBars
-from tradesim.exchange_sim.spot_matching import thresholds, triggers, truncate
+from tradesim.exchange_sim.matching_rules import rises_to_stop, stop_reached, truncate
+from tradesim.exchange_sim.spot_matching import thresholds, triggers
 from tradesim.exchange_sim.spot_orders import (
     STOP_TYPES,
     NewSpotOrder,
@@ -64,7 +66,7 @@ class SpotMarket(Protocol):
     def closed_minutes(self, symbol: str, from_ms: int, to_ms: int) -> Iterator[MinuteBars]: ...
 
 
-class SpotEngine:
+class SpotEngine(EngineBooks[SpotAccount, SpotOrder]):
     """Accounts, orders and trades of the spot market, moved forward by ``advance(now_ms)``."""
 
     def __init__(
@@ -74,18 +76,9 @@ class SpotEngine:
         fill_volume_share: Decimal = Decimal("0.25"),
         avg_price_minutes: int = 5,
     ) -> None:
-        if not ZERO < fill_volume_share <= 1:
-            raise ValueError(f"fill_volume_share must be in (0, 1], got {fill_volume_share}")
-        self.symbols = dict(symbols)
+        super().__init__(symbols, fill_volume_share, SpotAccount.restore, SpotOrder.restore)
         self.market = market
-        self.fill_volume_share = fill_volume_share
         self.avg_price_minutes = avg_price_minutes
-        self.accounts: dict[str, SpotAccount] = {}
-        self.orders: dict[int, SpotOrder] = {}
-        self.resting: dict[str, list[SpotOrder]] = {}
-        self.next_order_id = 1
-        self.next_trade_id = 1
-        self.matched_until_ms = 0
         self._avg_prices: dict[tuple[str, int], Decimal] = {}
 
     # Accounts -----------------------------------------------------------------------------------
@@ -97,18 +90,6 @@ class SpotEngine:
         for asset, amount in (balances or {}).items():
             account.deposit(asset, amount)
         return account
-
-    def account(self, account_id: str) -> SpotAccount:
-        found = self.accounts.get(account_id)
-        if found is None:
-            raise errors.invalid_api_key()
-        return found
-
-    def symbol(self, symbol: str) -> SymbolInfo:
-        info = self.symbols.get(symbol)
-        if info is None:
-            raise errors.invalid_symbol()
-        return info
 
     # Orders -------------------------------------------------------------------------------------
 
@@ -183,13 +164,12 @@ class SpotEngine:
         if symbol is not None:
             self.symbol(symbol)
         self.advance(now_ms)
-        found = [o for o in self.orders.values() if o.account_id == account_id and o.is_open]
-        return [o for o in found if symbol is None or o.symbol == symbol]
+        return self._orders_of(account_id, symbol, open_only=True)
 
     def all_orders(self, account_id: str, symbol: str, now_ms: int) -> list[SpotOrder]:
         self.symbol(symbol)
         self.advance(now_ms)
-        return [o for o in self.orders.values() if o.account_id == account_id and o.symbol == symbol]
+        return self._orders_of(account_id, symbol, open_only=False)
 
     def my_trades(self, account_id: str, symbol: str, now_ms: int) -> list[SpotTrade]:
         trades = [t for o in self.all_orders(account_id, symbol, now_ms) for t in o.trades]
@@ -383,9 +363,6 @@ class SpotEngine:
             account.unlock(info.quote_asset if order.side == "BUY" else info.base_asset, order.locked)
             order.locked = ZERO
 
-    def _rest(self, order: SpotOrder) -> None:
-        self.resting.setdefault(order.symbol, []).append(order)
-
     def _unrest(self, order: SpotOrder) -> None:
         resting = self.resting.get(order.symbol, [])
         if order in resting:
@@ -397,55 +374,8 @@ class SpotEngine:
             for o in self.resting.get(request.symbol, ())
         )
 
-    def _find(
-        self,
-        account_id: str,
-        symbol: str,
-        order_id: int | None,
-        client_order_id: str | None,
-        missing: Any,
-    ) -> SpotOrder:
-        if order_id is None and client_order_id is None:
-            raise errors.one_of_missing("origClientOrderId", "orderId")
-        for order in reversed(self.orders.values()):
-            if order.account_id != account_id or order.symbol != symbol:
-                continue
-            if order_id is not None and order.order_id != order_id:
-                continue
-            if client_order_id is not None and order.client_order_id != client_order_id:
-                continue
-            return order
-        raise missing()
-
     def _refuse_immediate_trigger(self, info: SymbolInfo, request: NewSpotOrder, now_ms: int) -> None:
         last = self.market.price_at(info.symbol, now_ms)
         stop = request.stop_price or ZERO
-        loss = request.type == "STOP_LOSS_LIMIT"
-        buy = request.side == "BUY"
-        would_trigger = (stop <= last) if (loss == buy) else (stop >= last)
-        if would_trigger:
+        if stop_reached(last, stop, rises_to_stop(request.side, request.type == "STOP_LOSS_LIMIT")):
             raise errors.VenueError(-2010, "Stop price would trigger immediately.")
-
-    # State -------------------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "accounts": [self.accounts[a].snapshot() for a in sorted(self.accounts)],
-            "orders": [order.snapshot() for order in self.orders.values()],
-            "next_order_id": self.next_order_id,
-            "next_trade_id": self.next_trade_id,
-            "matched_until_ms": self.matched_until_ms,
-        }
-
-    def restore(self, data: dict[str, Any]) -> None:
-        self.accounts = {a["account_id"]: SpotAccount.restore(a) for a in data["accounts"]}
-        self.orders = {}
-        self.resting = {}
-        for raw in data["orders"]:
-            order = SpotOrder.restore(raw)
-            self.orders[order.order_id] = order
-            if order.is_open:
-                self._rest(order)
-        self.next_order_id = int(data["next_order_id"])
-        self.next_trade_id = int(data["next_trade_id"])
-        self.matched_until_ms = int(data["matched_until_ms"])

@@ -1,16 +1,15 @@
-"""Pure helpers of spot matching: when a resting order may act on a minute, and cutting fills short."""
+"""Pure helpers of spot matching: when a resting order may act on a minute."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from tradesim.exchange_sim.market_bars import NEVER_HIGH, NEVER_LOW
+from tradesim.exchange_sim.matching_rules import rises_to_stop
 from tradesim.exchange_sim.spot_orders import SpotOrder
 
 
 def rises_to_trigger(order: SpotOrder) -> bool:
     """A BUY stop-loss and a SELL take-profit trigger when the price rises to the stop; the others on a fall."""
-    return (order.side == "BUY") == (order.type == "STOP_LOSS_LIMIT")
+    return rises_to_stop(order.side, order.type == "STOP_LOSS_LIMIT")
 
 
 def triggers(order: SpotOrder, low: int, high: int) -> bool:
@@ -31,15 +30,3 @@ def thresholds(resting: list[SpotOrder]) -> tuple[int, int]:
         else:
             high_bound = min(high_bound, order.price_ticks + 1)
     return low_bound, high_bound
-
-
-def truncate(fills: list[tuple[Decimal, Decimal]], limit: Decimal) -> list[tuple[Decimal, Decimal]]:
-    kept: list[tuple[Decimal, Decimal]] = []
-    left = limit
-    for price, qty in fills:
-        if left <= 0:
-            break
-        take = min(qty, left)
-        kept.append((price, take))
-        left -= take
-    return kept

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from tradesim.domain.symbols import SymbolInfo
 from tradesim.exchange_sim import errors
+from tradesim.exchange_sim.records import JsonRecord, OrderRecord
 
 ZERO = Decimal(0)
 
 SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
-FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
 STOP_TYPES = frozenset({"STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 LIMIT_TYPES = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 
@@ -35,7 +34,7 @@ class NewSpotOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class SpotTrade:
+class SpotTrade(JsonRecord):
     """One execution of an order: Binance's ``myTrades`` row and the ``fills`` entry of a FULL answer."""
 
     trade_id: int
@@ -50,18 +49,9 @@ class SpotTrade:
     is_buyer: bool
     is_maker: bool
 
-    def snapshot(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> SpotTrade:
-        decimals = {"price", "qty", "quote_qty", "commission"}
-        values: dict[str, Any] = {k: Decimal(v) if k in decimals else v for k, v in data.items()}
-        return cls(**values)
-
 
 @dataclass(slots=True)
-class SpotOrder:
+class SpotOrder(OrderRecord):
     """An order as the venue keeps it, from acceptance to its final status."""
 
     symbol: str
@@ -89,57 +79,12 @@ class SpotOrder:
     stop_ticks: int = 0
     trades: list[SpotTrade] = field(default_factory=list)
 
-    @property
-    def remaining(self) -> Decimal:
-        return self.orig_qty - self.executed_qty
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in FINAL_STATUSES
-
     def record(self, trade: SpotTrade) -> None:
         self.trades.append(trade)
         self.executed_qty += trade.qty
         self.cummulative_quote_qty += trade.quote_qty
         self.update_time = trade.time
         self.status = "FILLED" if self.executed_qty == self.orig_qty else "PARTIALLY_FILLED"
-
-    def snapshot(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if name == "trades":
-                data[name] = [trade.snapshot() for trade in value]
-            elif isinstance(value, Decimal):
-                data[name] = str(value)
-            else:
-                data[name] = value
-        return data
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> SpotOrder:
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            if name == "trades":
-                values[name] = [SpotTrade.restore(trade) for trade in value]
-            elif isinstance(value, str) and name in _DECIMAL_FIELDS:
-                values[name] = Decimal(value)
-            else:
-                values[name] = value
-        return cls(**values)
-
-
-_DECIMAL_FIELDS = frozenset(
-    {
-        "price",
-        "orig_qty",
-        "stop_price",
-        "orig_quote_order_qty",
-        "executed_qty",
-        "cummulative_quote_qty",
-        "locked",
-    }
-)
 
 
 def open_order(order_id: int, account_id: str, request: NewSpotOrder, tick: Decimal, now_ms: int) -> SpotOrder:
