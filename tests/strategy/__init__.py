@@ -1,0 +1,1 @@
+"""Tests of the pure strategy layer: indicators and signals."""
