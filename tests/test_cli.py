@@ -41,8 +41,8 @@ def test_db_upgrade_then_current_then_check_on_the_embedded_default(runner: CliR
 
     assert upgraded.exit_code == 0, upgraded.output
     assert (tmp_path / "tradesim.db").exists()
-    assert "empty -> 0001" in upgraded.output
-    assert "current: 0001  head: 0001" in current.output
+    assert "empty -> 0002" in upgraded.output
+    assert "current: 0002  head: 0002" in current.output
     assert (checked.exit_code, checked.output.strip()) == (0, "schema matches the models")
 
 

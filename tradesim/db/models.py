@@ -201,6 +201,9 @@ class Order(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     commission: Mapped[Decimal] = mapped_column(default=Decimal(0))
     commission_asset: Mapped[str | None] = mapped_column(String(16))
+    # The protective levels a strategy attached to an entry; the bot watches them when the venue cannot.
+    stop_loss: Mapped[Decimal | None]
+    take_profit: Mapped[Decimal | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
