@@ -264,7 +264,8 @@ REFUSALS = [  # market, side, type, symbol, decimal fields of the request, the e
     (SPOT, SELL, OrderType.STOP_MARKET, "BTCUSDT", {"quantity": "1", "stop_price": "1"}, InvalidRequest, -1116),
     (FUTURES, BUY, OrderType.MARKET, "NOPEUSDT", {"quantity": "1"}, UnknownSymbol, -1121),
     (FUTURES, BUY, OrderType.MARKET, "BTCUSDT", {"quantity": "0.001"}, OrderRejected, -4164),
-    (FUTURES, SELL, OrderType.STOP_MARKET, "BTCUSDT", {"quantity": "1", "stop_price": "1"}, OrderRejected, -4120),
+    (FUTURES, SELL, OrderType.STOP_LOSS_LIMIT, "BTCUSDT", {"quantity": "1", "price": "1", "stop_price": "1"},
+     OrderRejected, -4120),
     (FUTURES, SELL, OrderType.TAKE_PROFIT_LIMIT, "BTCUSDT", {"quantity": "1", "stop_price": "1", "price": "1"},
      OrderRejected, -4120),
 ]  # fmt: skip

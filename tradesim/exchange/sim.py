@@ -23,9 +23,9 @@ works there:
   type differ), never a second order. A limit order without a time in force
   is GTC. Spot answers carry the placement's fills (Binance's FULL answer),
   futures answers none (RESULT); ``my_trades`` lists every fill.
-- Futures conditional orders (STOP_MARKET, TAKE_PROFIT_MARKET, stop-limits)
-  are refused with -4120 (``OrderRejected``): Binance serves them only through
-  its algo-order API, which the port does not cover.
+- Futures STOP_MARKET and TAKE_PROFIT_MARKET rest on the engine as stop orders
+  (the REST client sends them to Binance's algo-order API); futures stop-limits
+  are refused with -4120 (``OrderRejected``), as neither path covers them.
 - ``klines`` returns up to ``limit`` candles however many that is (the REST
   client pages); ``my_trades`` takes a ``limit`` of 1-1000.
 """
@@ -58,9 +58,8 @@ ZERO = Decimal(0)
 FIGURE_PLACE = Decimal("1E-8")  # account and position figures: Binance writes 8 decimals, rounded half-even
 TRADES_MAX = 1000
 NO_NEED_TO_CHANGE_MARGIN_TYPE = -4046
-CONDITIONAL_FUTURES_TYPES = frozenset(
-    {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
-)
+# Futures stop-limits have no counterpart on the venue's futures engine (Binance moved them to the Algo API).
+REFUSED_FUTURES_TYPES = frozenset({OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
 LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
 _ORDER_TYPES = {**{kind.value: kind for kind in OrderType}, "LIMIT_MAKER": OrderType.LIMIT}
 _TIME_IN_FORCE = {tif.value: tif for tif in TimeInForce}
@@ -192,7 +191,7 @@ class SimExchange:
             if request.market is Market.SPOT:
                 spot = self.venue.spot.place_order(self.account_id, _spot_request(request), now)
                 return venue_order(spot, with_fills=True)
-            if request.type in CONDITIONAL_FUTURES_TYPES:
+            if request.type in REFUSED_FUTURES_TYPES:
                 raise VenueError(-4120, "Order type not supported for this endpoint. Please use the Algo Order API.")
             return venue_order(self.venue.futures.place_order(self.account_id, _futures_request(request), now))
 

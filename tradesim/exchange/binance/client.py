@@ -10,9 +10,17 @@ Placing an order never sends a second order for one client order id: ``placement
 the id up before sending; after a timeout, a 5xx, -1007 or a duplicate, look it up again before anything else).
 
 Optional behaviour: ``klines(..., include_partial=True)`` keeps the still-forming candle; spot MARKET orders
-take ``quote_quantity``. Futures conditional orders (STOP_MARKET, TAKE_PROFIT_MARKET, stop-limits) go to
-``/fapi/v1/order``, which Binance now refuses (-4120, algo orders are not supported here): ``OrderRejected``.
-One client per thread.
+take ``quote_quantity``. One client per thread.
+
+Futures STOP_MARKET / TAKE_PROFIT_MARKET orders live in Binance's Algo Order API (``/fapi/v1/algoOrder``)
+since 2025-12: ``place_order`` sends them there (``clientAlgoId`` = the client order id, ``order_id`` =
+algoId); ``open_orders(FUTURES)`` lists both. ``get_order`` and ``cancel_order`` ask the regular endpoint
+first and, when it does not know the order (-2013/-2011), the algo one, but only by client order id: orderIds
+and algoIds are separate sequences on Binance, so a bare number could name another order there (a cancel of
+the wrong order), while our client order id is the one key both services share. A bare algoId is thus
+``OrderNotFound``; address algo orders by client order id. Once triggered, the algo order's state
+is its book order's (looked up by ``actualOrderId``), still under the algo's id. Futures stop-limits go to
+``/fapi/v1/order``, which Binance refuses (-4120): ``OrderRejected``.
 """
 
 from __future__ import annotations
@@ -36,9 +44,13 @@ from tradesim.domain.trading import Balance, Fill, MarginType, MarkPrice, Order,
 from tradesim.errors import ExchangeUnavailable, InvalidRequest, OrderNotFound, OrderRejected, UnknownSymbol
 from tradesim.exchange.binance import parse, parse_symbols
 from tradesim.exchange.binance.endpoints import (
+    CANCEL_ALGO_ORDER,
+    GET_ALGO_ORDER,
     LEVERAGE,
     LEVERAGE_BRACKET,
     MARGIN_TYPE,
+    NEW_ALGO_ORDER,
+    OPEN_ALGO_ORDERS,
     POSITION_RISK,
     PREMIUM_INDEX,
     ROUTES,
@@ -47,7 +59,7 @@ from tradesim.exchange.binance.endpoints import (
     Route,
 )
 from tradesim.exchange.binance.parse import WireFormatError
-from tradesim.exchange.binance.placement import Placement, order_params
+from tradesim.exchange.binance.placement import Placement, algo_order_params, is_algo, order_params
 from tradesim.exchange.binance.transport import Params, Transport
 
 P = ParamSpec("P")
@@ -319,6 +331,14 @@ class BinanceClient:
     def get_order(
         self, market: Market, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
+        try:
+            return self._get_regular(market, symbol, order_id, client_order_id)
+        except OrderNotFound:
+            if market is not Market.FUTURES or client_order_id is None:
+                raise
+        return self._algo_result(self._get_algo(symbol, None, client_order_id), symbol)
+
+    def _get_regular(self, market: Market, symbol: str, order_id: int | None, client_order_id: str | None) -> Order:
         route = ROUTES[market].get_order
         context = f"{market} {route}"
         params = [("symbol", symbol), *_order_ref(order_id, client_order_id, context)]
@@ -330,13 +350,56 @@ class BinanceClient:
         route = ROUTES[market].cancel_order
         context = f"{market} {route}"
         params = [("symbol", symbol), *_order_ref(order_id, client_order_id, context)]
-        return self._read(context, parse.order, self._call(market, route, params), market)
+        try:
+            return self._read(context, parse.order, self._call(market, route, params), market)
+        except OrderNotFound:
+            if market is not Market.FUTURES or client_order_id is None:
+                raise
+        # The algo DELETE takes no symbol: the order is read first so that one of another symbol is never touched.
+        found = self._get_algo(symbol, None, client_order_id)
+        self._call(Market.FUTURES, CANCEL_ALGO_ORDER, [("algoId", str(found.order.order_id))])
+        return self._algo_result(self._get_algo(symbol, found.order.order_id, None), symbol)
 
     def open_orders(self, market: Market, symbol: str | None = None) -> list[Order]:
         route = ROUTES[market].open_orders
         params = [("symbol", symbol)] if symbol is not None else []
         payload = self._call(market, route, params, has_symbol=symbol is not None)
-        return self._read(f"{market} {route}", parse.orders, payload, market)
+        found = self._read(f"{market} {route}", parse.orders, payload, market)
+        if market is Market.SPOT:
+            return found
+        algo_payload = self._call(
+            market, OPEN_ALGO_ORDERS, [*params, ("algoType", "CONDITIONAL")], has_symbol=symbol is not None
+        )
+        seen = {(order.symbol, order.order_id) for order in found}
+        for algo in self._read(f"{market} {OPEN_ALGO_ORDERS}", parse.algo_orders, algo_payload):
+            if (algo.order.symbol, algo.order.order_id) not in seen and algo.order.is_open:
+                found.append(algo.order)
+        return found
+
+    def _get_algo(self, symbol: str, order_id: int | None, client_order_id: str | None) -> parse.AlgoOrder:
+        """``GET algoOrder`` by algoId / clientAlgoId; an algo order of another symbol is ``OrderNotFound``."""
+        params = []
+        if order_id is not None:
+            params.append(("algoId", str(order_id)))
+        if client_order_id is not None:
+            params.append(("clientAlgoId", client_order_id))
+        context = f"futures {GET_ALGO_ORDER}"
+        found = self._read(context, parse.algo_order, self._call(Market.FUTURES, GET_ALGO_ORDER, params))
+        if found.order.symbol != symbol:
+            raise OrderNotFound(f"{context}: no order {order_id or client_order_id!r} on {symbol}", code=-2013)
+        return found
+
+    def _algo_result(self, algo: parse.AlgoOrder, symbol: str) -> Order:
+        """An untriggered algo order as it is; a triggered one as its book order, under the algo's ids and type."""
+        if not algo.triggered:
+            return algo.order
+        actual_id = algo.actual_order_id if algo.actual_order_id is not None else algo.order.order_id
+        route = ROUTES[Market.FUTURES].get_order
+        payload = self._call(Market.FUTURES, route, [("symbol", symbol), ("orderId", str(actual_id))])
+        actual = self._read(f"futures {route}", parse.order, payload, Market.FUTURES)
+        mine = algo.order
+        return replace(actual, order_id=mine.order_id, client_order_id=mine.client_order_id, type=mine.type,
+                       stop_price=mine.stop_price)  # fmt: skip
 
     def my_trades(
         self,
@@ -365,13 +428,18 @@ class BinanceClient:
 
     def _send_order(self, request: OrderRequest) -> Order:
         """One ``POST order``; an answer that cannot be read raises ``WireFormatError`` (the fate is unknown)."""
+        if is_algo(request):
+            answer = self._call(Market.FUTURES, NEW_ALGO_ORDER, algo_order_params(request))
+            return self._algo_result(parse.algo_order(answer), request.symbol)
         payload = self._call(request.market, ROUTES[request.market].new_order, order_params(request))
         return parse.order(payload, request.market)
 
     def _lookup(self, request: OrderRequest) -> Order | None:
         """The order placed under the request's client order id, or None when the exchange has none (-2013)."""
         try:
-            return self.get_order(request.market, request.symbol, client_order_id=request.client_order_id)
+            if is_algo(request):  # an algo order's id is looked up where it would have been placed
+                return self._algo_result(self._get_algo(request.symbol, None, request.client_order_id), request.symbol)
+            return self._get_regular(request.market, request.symbol, None, request.client_order_id)
         except OrderNotFound:
             return None
 

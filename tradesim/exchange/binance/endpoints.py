@@ -109,6 +109,11 @@ LEVERAGE_BRACKET = Route("GET", "/fapi/v1/leverageBracket", signed=True)
 # v2 rather than v3: only v2 reports each symbol's leverage and margin type, which a Position needs.
 POSITION_RISK = Route("GET", "/fapi/v2/positionRisk", signed=True, weight=5)
 PREMIUM_INDEX = Route("GET", "/fapi/v1/premiumIndex", weight=1, weight_all=10)
+# Conditional (STOP_MARKET / TAKE_PROFIT_MARKET) orders: Binance's Algo Order API since 2025-12.
+NEW_ALGO_ORDER = Route("POST", "/fapi/v1/algoOrder", signed=True, places_order=True)
+GET_ALGO_ORDER = Route("GET", "/fapi/v1/algoOrder", signed=True)
+CANCEL_ALGO_ORDER = Route("DELETE", "/fapi/v1/algoOrder", signed=True)
+OPEN_ALGO_ORDERS = Route("GET", "/fapi/v1/openAlgoOrders", signed=True, weight=1, weight_all=40)
 
 
 @dataclass(frozen=True, slots=True)

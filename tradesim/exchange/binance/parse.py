@@ -10,13 +10,15 @@ Where the domain is narrower than Binance, the closest domain value is used:
 order types outside the domain's six map to their nearest kin (spot
 LIMIT_MAKER → LIMIT, spot STOP_LOSS → STOP_MARKET, futures STOP →
 STOP_LOSS_LIMIT, ...), EXPIRED_IN_MATCH → EXPIRED, and a time in force such
-as futures GTX/GTD → None. exchangeInfo and leverage brackets: ``parse_symbols``.
+as futures GTX/GTD → None. Algo (conditional) orders read into the same ``Order``
+(``algo_order``). exchangeInfo and leverage brackets: ``parse_symbols``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ParamSpec, TypeVar
 
@@ -365,3 +367,66 @@ def trades(payload: Any, market: Market) -> list[Fill]:
             )
         )
     return found
+
+
+# Algo (conditional) orders: /fapi/v1/algoOrder ------------------------------------------------------------------
+
+# Until it triggers an algo order is waiting (NEW); TRIGGERING/TRIGGERED/FINISHED mean its order was sent to the
+# book, whose state the client reads from the regular order endpoint (``AlgoOrder.triggered``).
+_ALGO_STATUSES = {
+    "NEW": OrderStatus.NEW,
+    "TRIGGERING": OrderStatus.NEW,
+    "TRIGGERED": OrderStatus.NEW,
+    "FINISHED": OrderStatus.NEW,
+    "CANCELED": OrderStatus.CANCELED,
+    "CANCELLED": OrderStatus.CANCELED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "REJECTED": OrderStatus.REJECTED,
+}
+_ALGO_TRIGGERED = frozenset({"TRIGGERED", "FINISHED"})
+
+
+@dataclass(frozen=True, slots=True)
+class AlgoOrder:
+    """An algo order as a domain ``Order`` (``order_id`` = algoId), and the book order it became, if any."""
+
+    order: Order
+    triggered: bool
+    actual_order_id: int | None
+
+
+@reads("an algo order")
+def algo_order(payload: Any) -> AlgoOrder:
+    """A futures CONDITIONAL algo order (placement or query answer, or a row of ``openAlgoOrders``)."""
+    data: Mapping[str, Any] = payload
+    algo_status = text(data["algoStatus"])
+    created = _time(data, "createTime", "updateTime")
+    tif = data.get("timeInForce")
+    actual = data.get("actualOrderId")
+    order = Order(
+        market=Market.FUTURES,
+        symbol=text(data["symbol"]),
+        order_id=integer(data["algoId"]),
+        client_order_id=text(data["clientAlgoId"]),
+        side=OrderSide(text(data["side"])),
+        type=order_type(data["orderType"], Market.FUTURES),
+        status=_ALGO_STATUSES[algo_status],
+        quantity=dec(data["quantity"]),
+        executed_quantity=ZERO,
+        cumulative_quote=ZERO,
+        created_at=ms_to_datetime(created),
+        updated_at=ms_to_datetime(_time(data, "updateTime", "createTime")),
+        price=opt_dec(data, "price"),
+        stop_price=dec(data["triggerPrice"]),
+        time_in_force=_TIME_IN_FORCE.get(tif) if isinstance(tif, str) else None,
+        reduce_only=flag(data.get("reduceOnly", False)),
+    )
+    actual_id = integer(actual) if actual not in (None, "") else None
+    return AlgoOrder(order, algo_status in _ALGO_TRIGGERED, actual_id)
+
+
+@reads("algo orders")
+def algo_orders(payload: Any) -> list[AlgoOrder]:
+    if not isinstance(payload, list):
+        raise WireFormatError(f"cannot read a list of algo orders: got {type(payload).__name__}")
+    return [algo_order(row) for row in payload]

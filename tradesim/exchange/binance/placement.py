@@ -16,6 +16,9 @@ The rule (``Placement.place``):
 3. A ``DuplicateOrder`` answer (spot -2010 "Duplicate order sent.", futures -4116) is resolved the same way:
    the existing order is looked up and returned, never placed again. An order found under the id whose side
    or type differs from the request is a different order: ``DuplicateOrder``.
+
+Futures STOP_MARKET / TAKE_PROFIT_MARKET go to the Algo Order API (``algo_order_params``) under the same rule:
+their ``clientAlgoId`` is the client order id, and the lookup finds algo orders too.
 """
 
 from __future__ import annotations
@@ -66,6 +69,32 @@ def order_params(request: OrderRequest) -> list[tuple[str, str]]:
         params.append(("reduceOnly", "true"))
     params.append(("newClientOrderId", request.client_order_id))
     params.append(("newOrderRespType", "FULL" if market is Market.SPOT else "RESULT"))
+    return params
+
+
+ALGO_TYPES = frozenset({OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
+
+
+def is_algo(request: OrderRequest) -> bool:
+    """A futures STOP_MARKET / TAKE_PROFIT_MARKET: an order of the Algo Order API, not of ``/fapi/v1/order``."""
+    return request.market is Market.FUTURES and request.type in ALGO_TYPES
+
+
+def algo_order_params(request: OrderRequest) -> list[tuple[str, str]]:
+    """``POST /fapi/v1/algoOrder`` parameters: a CONDITIONAL order whose ``clientAlgoId`` is the client order id."""
+    params = [
+        ("algoType", "CONDITIONAL"),
+        ("symbol", request.symbol),
+        ("side", str(request.side)),
+        ("type", str(request.type)),
+    ]
+    if request.quantity is not None:
+        params.append(("quantity", wire_number(request.quantity)))
+    if request.stop_price is not None:
+        params.append(("triggerPrice", wire_number(request.stop_price)))
+    if request.reduce_only:
+        params.append(("reduceOnly", "true"))
+    params.append(("clientAlgoId", request.client_order_id))
     return params
 
 
