@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.bots.support import Proxy
 from tests.factories import BotFactory, FillFactory, OrderFactory
 from tradesim.bots import reconcile as reconcile_module
 from tradesim.bots.reconcile import (
@@ -36,16 +37,6 @@ from tradesim.exchange_sim.venue import Venue
 ACCOUNT = "reconcile"
 SYMBOL = "BTCUSDT"
 TICK = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
-
-
-class Proxy:
-    """The real simulator client with some of its answers replaced by a test."""
-
-    def __init__(self, inner: SimExchange) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.bots.support import Proxy
 from tests.factories import BotFactory, FillFactory, OrderFactory, SignalFactory
 from tradesim.bots.reconcile import make_client_order_id
 from tradesim.bots.runner import BotRunner, tick_minute
@@ -33,16 +34,6 @@ ACCOUNT = "runner"
 SYMBOL = "BTCUSDT"
 START = datetime(2026, 1, 5, 12, 0, 30, tzinfo=timezone.utc)
 TICK = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
-
-
-class Proxy:
-    """The real simulator client with some of its answers replaced by a test."""
-
-    def __init__(self, inner: SimExchange) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 @dataclass

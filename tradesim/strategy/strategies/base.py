@@ -135,6 +135,20 @@ class Strategy(Protocol):
     def decide_at(self, context: StrategyContext, index: int) -> Decision: ...
 
 
+class DecidesOnLastCandle:
+    """Mixin: ``decide`` is ``decide_at`` on the last closed candle, the same for every strategy."""
+
+    __slots__ = ()
+
+    def decide_at(self, context: StrategyContext, index: int) -> Decision:
+        raise NotImplementedError
+
+    def decide(self, context: StrategyContext) -> Decision:
+        if not context.candles:
+            return Decision.hold("no candles")
+        return self.decide_at(context, len(context.candles) - 1)
+
+
 ConfigT = TypeVar("ConfigT")
 
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from tradesim.domain.enums import SignalDirection
 from tradesim.strategy.indicators import atr, candle_arrays, ema, rsi
 from tradesim.strategy.strategies.base import (
+    DecidesOnLastCandle,
     Decision,
     StrategyContext,
     check_index,
@@ -22,7 +23,7 @@ from tradesim.strategy.strategies.base import (
 
 
 @dataclass(frozen=True, slots=True)
-class EmaRsiAtr:
+class EmaRsiAtr(DecidesOnLastCandle):
     """Trade the fast/slow EMA cross of the last closed candle, filtered by RSI, exit on the opposite cross.
 
     Long when fast crosses above slow and RSI > ``rsi_threshold``; short (futures only) when fast crosses
@@ -58,11 +59,6 @@ class EmaRsiAtr:
     def warmup(self) -> int:
         """Closed candles needed: the slow EMA on the last two candles, RSI and ATR on the last."""
         return max(self.ema_slow + 1, self.rsi_period + 1, self.atr_period + 1)
-
-    def decide(self, context: StrategyContext) -> Decision:
-        if not context.candles:
-            return Decision.hold("no candles")
-        return self.decide_at(context, len(context.candles) - 1)
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         check_index(context, index)

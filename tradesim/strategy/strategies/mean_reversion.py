@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from tradesim.domain.enums import SignalDirection
 from tradesim.strategy.indicators import atr, bollinger, candle_arrays, rsi
 from tradesim.strategy.strategies.base import (
+    DecidesOnLastCandle,
     Decision,
     StrategyContext,
     check_index,
@@ -22,7 +23,7 @@ from tradesim.strategy.strategies.base import (
 
 
 @dataclass(frozen=True, slots=True)
-class BollingerReversion:
+class BollingerReversion(DecidesOnLastCandle):
     """Long when the close is below the lower band and RSI < ``rsi_oversold``; exit at the middle band.
 
     Futures mirror it: short above the upper band with RSI > ``rsi_overbought``. The stop is
@@ -59,11 +60,6 @@ class BollingerReversion:
     @property
     def warmup(self) -> int:
         return max(self.period, self.rsi_period + 1, self.atr_period + 1)
-
-    def decide(self, context: StrategyContext) -> Decision:
-        if not context.candles:
-            return Decision.hold("no candles")
-        return self.decide_at(context, len(context.candles) - 1)
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         check_index(context, index)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tradesim.strategy.strategies.base import (
+    DecidesOnLastCandle,
     Decision,
     StrategyContext,
     check_index,
@@ -17,7 +18,7 @@ from tradesim.strategy.strategies.base import (
 
 
 @dataclass(frozen=True, slots=True)
-class SignalFollower:
+class SignalFollower(DecidesOnLastCandle):
     """Enter in the direction of the newest signal for the symbol whose confidence is >= ``min_confidence``.
 
     A signal is visible at candle ``t`` when it was computed on a candle that closed no later than ``t``.
@@ -38,11 +39,6 @@ class SignalFollower:
     @property
     def warmup(self) -> int:
         return 1
-
-    def decide(self, context: StrategyContext) -> Decision:
-        if not context.candles:
-            return Decision.hold("no candles")
-        return self.decide_at(context, len(context.candles) - 1)
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         check_index(context, index)
