@@ -301,3 +301,43 @@ def test_tick_minute_floors_to_utc_minutes() -> None:
     )
     with pytest.raises(ValueError, match="now"):
         tick_minute(datetime(2026, 1, 5, 12, 0))
+
+
+def test_dust_left_by_fees_and_rounding_is_no_position(world: World) -> None:
+    # Bought 0.00003 and sold 0.00001: 0.00002 BTC (about 1.3 USDT) is held, below the 5 USDT minimum notional.
+    for side, quantity, trade in ((OrderSide.BUY, Decimal("0.00003"), 1), (OrderSide.SELL, Decimal("0.00001"), 2)):
+        order = OrderFactory(
+            bot=world.bot,
+            client_order_id=f"ts-{world.bot.id}-dust-{trade}-e",
+            market=Market.SPOT,
+            symbol=SYMBOL,
+            side=side,
+            type=OrderType.MARKET,
+            quantity=quantity,
+            executed_quantity=quantity,
+            status=OrderStatus.FILLED,
+            stop_loss=Decimal("999999999"),  # a level the market is under: an exit if the dust were a position
+            take_profit=Decimal("9999999999"),
+            created_at=TICK - timedelta(hours=1),
+            updated_at=TICK - timedelta(hours=1),
+        )
+        FillFactory(
+            order=order,
+            trade_id=trade,
+            price=Decimal(60_000),
+            quantity=quantity,
+            quote_quantity=quantity * 60_000,
+            commission=Decimal(0),
+            commission_asset="USDT",
+            filled_at=TICK - timedelta(hours=1),
+        )
+    world.session.commit()
+
+    run = world.tick()
+
+    assert run.outcome is RunOutcome.OK, run.error
+    placed = [o for o in world.orders() if "dust" not in o.client_order_id]
+    assert [(o.side, o.type) for o in placed] == [
+        (OrderSide.BUY, OrderType.MARKET),
+        (OrderSide.SELL, OrderType.STOP_LOSS_LIMIT),
+    ]

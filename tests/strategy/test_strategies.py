@@ -25,6 +25,7 @@ from tradesim.strategy.strategies import (
     Strategy,
     StrategyContext,
 )
+from tradesim.strategy.strategies.base import settling
 
 MINUTE = 60_000
 START = 1_700_000_000_000
@@ -312,3 +313,31 @@ def test_no_lookahead(strategy: Strategy, position: OpenPosition | None, seed: i
     cut = [strategy.decide(context(candles[: t + 1], Market.FUTURES, position, signals)) for t in range(240)]
     assert cut == on_full
     assert any(d.action is not Action.HOLD for d in on_full)  # the series exercised more than holds
+
+
+# --- lookback -------------------------------------------------------------------------------------
+
+
+def test_settling_is_where_the_seed_weighs_under_a_thousandth() -> None:
+    for period, wilder in ((26, False), (14, True), (2, True)):
+        alpha = 1 / period if wilder else 2 / (period + 1)
+        candles = settling(period, wilder=wilder)
+        assert (1 - alpha) ** candles < 1e-3 <= (1 - alpha) ** (candles - 1)
+    assert settling(1, wilder=True) == 0  # an average over one candle has no memory
+
+
+@pytest.mark.parametrize("strategy", [EmaRsiAtr(), BollingerReversion(nbdev=1.5)], ids=lambda s: s.name)
+def test_a_lookback_window_decides_as_the_whole_history_does(strategy: Strategy) -> None:
+    """The lookback (what the runner reads each tick) decides like the whole history; the warmup alone does not."""
+    candles = make_candles(5, 1_200)
+    full = decisions(strategy, context(candles))
+
+    def differing(window: int) -> int:
+        return sum(
+            strategy.decide(context(candles[t + 1 - window : t + 1])).action is not full[t].action
+            for t in range(window, len(candles))
+        )
+
+    assert differing(strategy.lookback) <= (len(candles) - strategy.lookback) // 200
+    if isinstance(strategy, EmaRsiAtr):
+        assert differing(strategy.warmup + 5) > 5 * max(1, differing(strategy.lookback))

@@ -20,17 +20,20 @@ with the run left RUNNING, so the retried task continues that same run
 (``attempts`` counts the tries). A daily loss at or over ``daily_loss_limit``
 deactivates the bot with ``DAILY_LOSS_LIMIT``.
 
-Positions: spot is replayed from the bot's recorded fills (see ``ledger``);
-futures asks ``exchange.positions``. The caller reconciles (``reconcile``)
+Positions: spot is folded from the bot's recorded fills (see ``ledger``),
+dust too small to sell counting as none; futures asks ``exchange.positions``. The caller reconciles (``reconcile``)
 before ticking, so fills of resting orders are recorded first.
 
+Candles: the strategy's ``lookback`` (its warmup plus what recursive
+indicators need to forget their seed) and a few more, closed before the tick.
+
 Stop-loss and take-profit: the entry order's row records both levels
-(``Order.stop_loss`` / ``Order.take_profit``). On spot a STOP_LOSS_LIMIT sell guards a long entry on the exchange.
-USD-M refuses STOP_MARKET/TAKE_PROFIT_MARKET on /fapi/v1/order (-4120, the Algo
-Order API is not supported here), so on futures, and for spot take-profits,
+(``Order.stop_loss`` / ``Order.take_profit``). On spot a STOP_LOSS_LIMIT sell
+guards a long entry on the exchange. On futures, and for spot take-profits,
 the levels are watched by the ticks: a later tick EXITs when the last closed
-candle's close crosses one. Between ticks such a position is unprotected; that
-is the current limitation.
+candle's close crosses one. Between ticks such a position is unprotected; the
+exchange port can place futures STOP_MARKET / TAKE_PROFIT_MARKET orders, but
+the runner does not use them yet.
 
 ``BotRun`` has no column of its own for a reason, so ``error`` carries the
 reason of every outcome other than OK (and notes on an OK run).
@@ -76,6 +79,7 @@ from tradesim.strategy.risk import (
     SizingMode,
     can_open_position,
     daily_loss_exceeded,
+    market_tradable,
     size_position,
 )
 from tradesim.strategy.strategies import Action, Decision, OpenPosition, ScannerSignal, StrategyContext
@@ -195,20 +199,20 @@ class BotRunner:
             self._deactivate(bot, DeactivationReason.DAILY_LOSS_LIMIT, reason, tick_at)
             return _Result(RunOutcome.NO_ACTION, reason)
         end = tick_at - timedelta(milliseconds=1)
-        limit = strategy.warmup + EXTRA_CANDLES
+        limit = strategy.lookback + EXTRA_CANDLES
         candles = [
             candle
             for candle in self.exchange.klines(bot.market, bot.symbol, self.interval, end=end, limit=limit)
             if candle.close_time < datetime_to_ms(tick_at)
         ]
-        position = self._position(bot, info, ledger)
+        position = self._position(bot, info, ledger, candles[-1].close if candles else None)
         context = StrategyContext(
             symbol=bot.symbol,
             market=bot.market,
             candles=candles,
             now=tick_at,
             position=position,
-            signals=self._signals(bot),
+            signals=self._signals(bot) if strategy.uses_signals else (),
             tick_size=info.tick_size if info.tick_size > 0 else None,
         )
         decision = self._level_exit(bot, position, candles[-1].close if candles else None)
@@ -228,8 +232,13 @@ class BotRunner:
                 return info
         raise FatalError(f"bot {bot.id}: {bot.market} {bot.symbol} is not listed on the exchange")
 
-    def _position(self, bot: Bot, info: SymbolInfo, ledger: Ledger) -> OpenPosition | None:
-        """Spot: the fills' net base (dust below a tradable step is none); futures: the exchange's position."""
+    def _position(self, bot: Bot, info: SymbolInfo, ledger: Ledger, price: Decimal | None) -> OpenPosition | None:
+        """Spot: the fills' net base, none when it is dust (too small to sell); futures: the exchange's position.
+
+        Dust is what base-asset fees and step rounding leave behind; it adds up
+        over many trades, and a position that cannot be sold would ask for an
+        exit the exchange refuses at every tick.
+        """
         if bot.market is Market.FUTURES:
             for held in self.exchange.positions(bot.symbol):
                 if held.symbol == bot.symbol and held.amount != 0:
@@ -237,7 +246,7 @@ class BotRunner:
                     return OpenPosition(side, abs(held.amount), held.entry_price)
             return None
         quantity = on_step(ledger.quantity, info)
-        if quantity <= 0 or ledger.entry_price <= 0:
+        if ledger.entry_price <= 0 or not market_tradable(info, quantity, price or ledger.entry_price):
             return None
         return OpenPosition(SignalDirection.LONG, quantity, ledger.entry_price)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar
@@ -96,6 +96,12 @@ class Bot(Base):
     status_changed_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
+    # The ledger folded so far (see bots.ledger): a tick replays only the fills after ``ledger_fill_id``.
+    ledger_fill_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    ledger_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
+    ledger_entry_price: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
+    ledger_day: Mapped[date | None]
+    ledger_realized: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
 
     runs: Mapped[list[BotRun]] = relationship(back_populates="bot", cascade="all, delete-orphan", passive_deletes=True)
     # A deleted bot takes its history along; operators pause or deactivate bots instead.

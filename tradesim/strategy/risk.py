@@ -228,6 +228,19 @@ def can_open_position(config: RiskConfig, open_positions: int) -> bool:
     return open_positions < config.max_open_positions
 
 
+def market_tradable(symbol: SymbolInfo, quantity: Decimal, price: Decimal) -> bool:
+    """Whether a MARKET order of ``quantity`` at about ``price`` passes the lot and min-notional filters.
+
+    What fails is dust: a remainder too small to sell, which counts as no position.
+    """
+    if quantity <= 0:
+        return False
+    if any(quantity < lot.min_qty for lot in _lot_filters(symbol, OrderType.MARKET)):
+        return False
+    low, _ = _notional_bounds(symbol, OrderType.MARKET)
+    return quantity * price >= low
+
+
 def daily_loss_exceeded(realized_today: Decimal, limit: Decimal | None) -> bool:
     """Whether today's realized PnL (negative is a loss) has reached the loss ``limit``; None: no limit.
 
@@ -247,5 +260,6 @@ __all__ = [
     "SizingMode",
     "can_open_position",
     "daily_loss_exceeded",
+    "market_tradable",
     "size_position",
 ]

@@ -126,9 +126,16 @@ class Strategy(Protocol):
     """A frozen, validated config that decides; ``decide_at`` reads nothing after candle ``index``."""
 
     name: ClassVar[str]
+    # Whether decisions read ``context.signals``: the runner loads scanner signals only for those that do.
+    uses_signals: ClassVar[bool]
 
     @property
     def warmup(self) -> int: ...
+
+    @property
+    def lookback(self) -> int:
+        """Closed candles to read each tick: the warmup plus what lets recursive indicators forget their seed."""
+        ...
 
     def decide(self, context: StrategyContext) -> Decision: ...
 
@@ -139,6 +146,7 @@ class DecidesOnLastCandle:
     """Mixin: ``decide`` is ``decide_at`` on the last closed candle, the same for every strategy."""
 
     __slots__ = ()
+    uses_signals: ClassVar[bool] = False
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         raise NotImplementedError
@@ -161,6 +169,21 @@ def config_from_params(cls: type[ConfigT], params: Mapping[str, Any]) -> ConfigT
     if unknown:
         raise ValueError(f"{cls.__name__} got unknown params {unknown}; expected some of {sorted(known)}")
     return cls(**params)
+
+
+SEED_WEIGHT = 1e-3  # what is left of a recursive indicator's seed once it is settled
+
+
+def settling(period: int, *, wilder: bool = False) -> int:
+    """Candles after which an EMA (alpha 2/(n+1)) or Wilder's average (alpha 1/n) keeps < 0.1% of its seed.
+
+    Read with fewer, an EMA26 still carries its starting SMA and a decision
+    would depend on how much history the tick happened to fetch.
+    """
+    alpha = 1 / period if wilder else 2 / (period + 1)
+    if alpha >= 1:
+        return 0
+    return math.ceil(math.log(SEED_WEIGHT) / math.log(1 - alpha))
 
 
 def check_int(owner: object, name: str, low: int = 1) -> None:

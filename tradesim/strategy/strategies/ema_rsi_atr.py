@@ -18,6 +18,7 @@ from tradesim.strategy.strategies.base import (
     check_number,
     config_from_params,
     enter,
+    settling,
     to_price,
 )
 
@@ -59,6 +60,13 @@ class EmaRsiAtr(DecidesOnLastCandle):
     def warmup(self) -> int:
         """Closed candles needed: the slow EMA on the last two candles, RSI and ATR on the last."""
         return max(self.ema_slow + 1, self.rsi_period + 1, self.atr_period + 1)
+
+    @property
+    def lookback(self) -> int:
+        settled = max(
+            settling(self.ema_slow), settling(self.rsi_period, wilder=True), settling(self.atr_period, wilder=True)
+        )
+        return self.warmup + settled
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         check_index(context, index)

@@ -18,6 +18,7 @@ from tradesim.strategy.strategies.base import (
     check_number,
     config_from_params,
     enter,
+    settling,
     to_price,
 )
 
@@ -60,6 +61,11 @@ class BollingerReversion(DecidesOnLastCandle):
     @property
     def warmup(self) -> int:
         return max(self.period, self.rsi_period + 1, self.atr_period + 1)
+
+    @property
+    def lookback(self) -> int:
+        """The bands are plain moving windows; RSI and ATR are Wilder averages that need settling."""
+        return self.warmup + max(settling(self.rsi_period, wilder=True), settling(self.atr_period, wilder=True))
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         check_index(context, index)

@@ -26,6 +26,7 @@ class SignalFollower(DecidesOnLastCandle):
     """
 
     name: ClassVar[str] = "signal_follower"
+    uses_signals: ClassVar[bool] = True
 
     min_confidence: float = 0.7
 
@@ -39,6 +40,10 @@ class SignalFollower(DecidesOnLastCandle):
     @property
     def warmup(self) -> int:
         return 1
+
+    @property
+    def lookback(self) -> int:
+        return self.warmup
 
     def decide_at(self, context: StrategyContext, index: int) -> Decision:
         check_index(context, index)
