@@ -240,8 +240,51 @@ def to_candle(source: MinuteSource, open_time: int, interval_ms: int, bars: Aggr
     )
 
 
+class ClosedCandles:
+    """Candles whose minutes have all closed, by (interval, open time): they never change, so each is built once.
+
+    Bounded (oldest first out): a backtest asking for the latest few hundred
+    candles every minute converts one new candle per tick instead of all.
+    """
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self.capacity = capacity
+        self._candles: dict[tuple[int, int], Candle] = {}
+
+    def get(self, interval_ms: int, open_time: int) -> Candle | None:
+        return self._candles.get((interval_ms, open_time))
+
+    def put(self, interval_ms: int, candle: Candle) -> None:
+        if len(self._candles) >= self.capacity:
+            del self._candles[next(iter(self._candles))]
+        self._candles[(interval_ms, candle.open_time)] = candle
+
+
+def _candle(
+    source: MinuteSource, interval_ms: int, now_ms: int, bucket: int, cache: ClosedCandles | None
+) -> Candle | None:
+    closed = cache is not None and bucket + interval_ms <= now_ms - now_ms % MINUTE_MS
+    if closed and cache is not None:
+        known = cache.get(interval_ms, bucket)
+        if known is not None:
+            return known
+    bars = aggregate(source, bucket, bucket + interval_ms - MINUTE_MS, now_ms)
+    if bars is None:
+        return None
+    candle = to_candle(source, bucket, interval_ms, bars)
+    if closed and cache is not None:
+        cache.put(interval_ms, candle)
+    return candle
+
+
 def klines_forward(
-    source: MinuteSource, interval_ms: int, now_ms: int, start: int, end: int, limit: int
+    source: MinuteSource,
+    interval_ms: int,
+    now_ms: int,
+    start: int,
+    end: int,
+    limit: int,
+    cache: ClosedCandles | None = None,
 ) -> list[Candle]:
     """Up to ``limit`` candles opening in [start, end] at ``now_ms``, ascending; empty intervals skipped."""
     bucket = -(-start // interval_ms) * interval_ms
@@ -249,9 +292,9 @@ def klines_forward(
         bucket = source.first_open - source.first_open % interval_ms
     candles: list[Candle] = []
     while len(candles) < limit and bucket <= end:
-        bars = aggregate(source, bucket, bucket + interval_ms - MINUTE_MS, now_ms)
-        if bars is not None:
-            candles.append(to_candle(source, bucket, interval_ms, bars))
+        candle = _candle(source, interval_ms, now_ms, bucket, cache)
+        if candle is not None:
+            candles.append(candle)
             bucket += interval_ms
             continue
         following = source.next_present(bucket + interval_ms)
@@ -261,14 +304,21 @@ def klines_forward(
     return candles
 
 
-def klines_backward(source: MinuteSource, interval_ms: int, now_ms: int, end: int, limit: int) -> list[Candle]:
+def klines_backward(
+    source: MinuteSource,
+    interval_ms: int,
+    now_ms: int,
+    end: int,
+    limit: int,
+    cache: ClosedCandles | None = None,
+) -> list[Candle]:
     """The latest ``limit`` candles opening at or before ``end`` at ``now_ms``, ascending; empty intervals skipped."""
     bucket = end - end % interval_ms
     candles: list[Candle] = []
     while len(candles) < limit and bucket + interval_ms > source.first_open:
-        bars = aggregate(source, bucket, bucket + interval_ms - MINUTE_MS, now_ms)
-        if bars is not None:
-            candles.append(to_candle(source, bucket, interval_ms, bars))
+        candle = _candle(source, interval_ms, now_ms, bucket, cache)
+        if candle is not None:
+            candles.append(candle)
             bucket -= interval_ms
             continue
         preceding = source.prev_present(bucket - 1)

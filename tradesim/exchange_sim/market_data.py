@@ -22,6 +22,7 @@ from tradesim.exchange_sim.market_bars import (
     NEVER_HIGH,
     NEVER_LOW,
     ClosedBar,
+    ClosedCandles,
     MinuteBars,
     aggregate,
     klines_backward,
@@ -67,6 +68,7 @@ class MarketData:
     def __init__(self, master_seed: int) -> None:
         self.master_seed = master_seed
         self._listings: dict[str, _Listing] = {}
+        self._closed: dict[str, ClosedCandles] = {}
         self._book_scale: dict[str, tuple[int, float]] = {}  # symbol -> (minute, depth scale in steps)
 
     def add_synthetic(
@@ -165,9 +167,10 @@ class MarketData:
             raise ValueError(f"limit must be at least 1, got {limit}")
         newest = last_open_at(source, now_ms)
         end = newest if end_ms is None else min(end_ms, newest)
+        cache = self._closed.setdefault(symbol, ClosedCandles())
         if start_ms is not None:
-            return klines_forward(source, interval_ms, now_ms, start_ms, end, limit)
-        return klines_backward(source, interval_ms, now_ms, end, limit)
+            return klines_forward(source, interval_ms, now_ms, start_ms, end, limit, cache)
+        return klines_backward(source, interval_ms, now_ms, end, limit, cache)
 
     def closed_minutes(self, symbol: str, from_ms: int, to_ms: int) -> Iterator[MinuteBars]:
         """The 1m bars that closed in (from_ms, to_ms], as runs of ``MinuteBars`` for fast scans.
