@@ -210,6 +210,96 @@ def _parse_start(start: str | None) -> datetime:
     return moment
 
 
+@cli.command("backtest")
+@click.option("--strategy", required=True, help="Strategy name: ema_rsi_atr, signal_follower, bollinger_reversion.")
+@click.option("--symbol", default="BTCUSDT", show_default=True, help="Symbol to trade.")
+@click.option("--start", default=None, help="First tick, ISO-8601 UTC (2026-01-05 or 2026-01-05T12:00Z).")
+@click.option("--end", default=None, help="End of the span (exclusive), ISO-8601 UTC.")
+@click.option("--market", type=click.Choice(["spot", "futures"]), default="spot", show_default=True)
+@click.option("--klines", type=click.Path(path_type=Path, dir_okay=False), help="Replay a Binance 1m kline CSV.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic market.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Strategy parameter (repeatable).")
+@click.option("--balance", default="10000", show_default=True, help="Starting quote balance.")
+@click.option("--quote-amount", default="1000", show_default=True, help="Quote amount per entry.")
+@click.option("--leverage", default=1, show_default=True, type=int, help="Futures leverage.")
+@click.option("--daily-loss-limit", default=None, help="Deactivate for the day at this realized loss.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Report folder [backtests/...].")
+@click.option("--database-url", default=None, help="Keep the run's bots, orders and fills here [in memory].")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON summary on stdout instead of the table.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@reports_errors
+def backtest(
+    strategy: str,
+    symbol: str,
+    start: str | None,
+    end: str | None,
+    market: str,
+    klines: Path | None,
+    seed: int,
+    params: tuple[str, ...],
+    balance: str,
+    quote_amount: str,
+    leverage: int,
+    daily_loss_limit: str | None,
+    out: Path | None,
+    database_url: str | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Backtest a strategy through the bot runner, one tick per 1-minute candle, on the in-process simulator."""
+    import json
+    from dataclasses import asdict
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tradesim.backtest import command
+    from tradesim.backtest.engine import BacktestSetupError, run_backtest
+    from tradesim.backtest.report import summary, write_reports
+    from tradesim.backtest.results import BacktestConfig
+    from tradesim.domain.enums import Market
+
+    try:
+        config = BacktestConfig(
+            strategy=strategy,
+            symbol=symbol.upper(),
+            market=Market(market),
+            params=command.parse_params(params),
+            seed=seed,
+            klines=klines,
+            balance=command.parse_amount("--balance", balance),
+            quote_amount=command.parse_amount("--quote-amount", quote_amount),
+            leverage=leverage,
+            daily_loss_limit=None
+            if daily_loss_limit is None
+            else command.parse_amount("--daily-loss-limit", daily_loss_limit),
+            **command.span(strategy, command.parse_params(params), start, end, klines),
+        )
+        errors = Console(stderr=True)
+        with Progress(
+            TextColumn("backtest"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} candles"),
+            TimeRemainingColumn(),
+            console=errors,
+            disable=no_progress or not errors.is_terminal,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("backtest", total=None)
+            result = run_backtest(
+                config,
+                database_url=database_url,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except BacktestSetupError as exc:
+        fail(str(exc), exit_code=2)
+    files = write_reports(result, out or command.default_output(config))
+    if as_json:
+        click.echo(json.dumps({**summary(result), "reports": {k: str(v) for k, v in asdict(files).items()}}))
+        return
+    console.print(command.metrics_table(result))
+    console.print(f"report: {files.html}\ntrades: {files.trades_csv}\nsummary: {files.summary_json}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``tradesim`` script."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="tradesim")
