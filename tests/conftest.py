@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.services import POSTGRES_ADMIN_URL, port_open, unavailable
+from tests.local_services import POSTGRES_ADMIN_URL, port_open, unavailable
 from tradesim.db import migrate
 from tradesim.db.models import Base
 from tradesim.db.session import make_engine, session_factory

@@ -7,24 +7,43 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
+from tradesim.beat.schedule import beat_schedule
 from tradesim.config import Settings, get_settings
 
-QUEUES = ("bots", "scanner", "notifications", "maintenance", "cache")
+# In priority order: a worker consuming several queues drains them in this order (queue_order_strategy).
+QUEUES = ("bots", "scanner", "notifications", "cache", "maintenance")
+
+# Redis priorities: 0 is the highest. Bot ticks first, then scans, then the rest, maintenance last.
+PRIORITY_STEPS = [0, 3, 6, 9]
+QUEUE_PRIORITY = {"bots": 0, "scanner": 3, "notifications": 6, "cache": 6, "maintenance": 9}
+
+
+def _route(queue: str) -> dict[str, str | int]:
+    return {"queue": queue, "priority": QUEUE_PRIORITY[queue]}
+
 
 # Routing by task module: every task defined in a module goes to that module's queue.
-TASK_ROUTES: dict[str, dict[str, str]] = {
-    "tradesim.tasks.bots.*": {"queue": "bots"},
-    "tradesim.tasks.scanner.*": {"queue": "scanner"},
-    "tradesim.tasks.notifications.*": {"queue": "notifications"},
-    "tradesim.tasks.signals.*": {"queue": "maintenance"},
-    "tradesim.tasks.maintenance.*": {"queue": "maintenance"},
-    "tradesim.tasks.health.*": {"queue": "maintenance"},
-    "tradesim.tasks.cache.*": {"queue": "cache"},
+TASK_ROUTES: dict[str, dict[str, str | int]] = {
+    "tradesim.tasks.bots.*": _route("bots"),
+    "tradesim.tasks.scanner.*": _route("scanner"),
+    "tradesim.tasks.notifications.*": _route("notifications"),
+    "tradesim.tasks.signals.*": _route("maintenance"),
+    "tradesim.tasks.maintenance.*": _route("maintenance"),
+    "tradesim.tasks.health.*": _route("maintenance"),
+    "tradesim.tasks.cache.*": _route("cache"),
     # ping is named at the package level so that operators can type it; it lives in health.
-    "tradesim.tasks.ping": {"queue": "maintenance"},
+    "tradesim.tasks.ping": _route("maintenance"),
 }
 
-TASK_MODULES = ("tradesim.tasks.health",)
+TASK_MODULES = (
+    "tradesim.tasks.health",
+    "tradesim.tasks.bots",
+    "tradesim.tasks.maintenance",
+    "tradesim.tasks.scanner",
+    "tradesim.tasks.signals",
+    "tradesim.tasks.notifications",
+    "tradesim.tasks.cache",
+)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -33,7 +52,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.celery_broker_url,
         "result_backend": settings.celery_result_backend,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
+        "broker_transport_options": {
+            "visibility_timeout": settings.celery_visibility_timeout,
+            "priority_steps": PRIORITY_STEPS,
+            "sep": ":",
+            "queue_order_strategy": "priority",
+        },
         "result_backend_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
         "result_expires": settings.celery_result_expires,
         # JSON only: a pickled message could run arbitrary code in the worker.
@@ -59,6 +83,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_exchange": "maintenance",
         "task_default_routing_key": "maintenance",
         "task_routes": TASK_ROUTES,
+        "beat_schedule": beat_schedule(settings),
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.support import CeleryWorker, RedisServer
-from tests.services import free_port, redis_server_binary
+from tests.local_services import free_port, redis_server_binary
 
 WORKERS = pytest.StashKey[list[CeleryWorker]]()
 

@@ -10,6 +10,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from tradesim.domain.enums import SignalDirection
 from tradesim.domain.market import Candle
 from tradesim.strategy.indicators import CandleArrays, FloatArray, atr, candle_arrays, ema, rsi
+from tradesim.strategy.strategies.base import settling
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,14 @@ class SignalConfig:
     def warmup(self) -> int:
         """The fewest closed candles ``evaluate`` needs before it can give a signal."""
         return max(self.ema_slow, self.rsi_period + 1, self.atr_period + 1, self.volume_period + 1)
+
+    @property
+    def lookback(self) -> int:
+        """Candles a scan reads: the warmup plus what the EMAs and Wilder averages need to settle."""
+        settled = max(
+            settling(self.ema_slow), settling(self.rsi_period, wilder=True), settling(self.atr_period, wilder=True)
+        )
+        return self.warmup + settled
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Tests for the beat schedule table and its behaviour under Celery's own schedulers."""

@@ -1,0 +1,46 @@
+"""A task runtime for unit tests: the migrated test database, fakeredis, the in-process simulator, a SimClock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import fakeredis
+import pytest
+from sqlalchemy import Engine
+
+from tradesim.clock import SimClock
+from tradesim.config import load_settings
+from tradesim.exchange.sim import SimExchange
+from tradesim.exchange_sim.venue import Venue
+from tradesim.tasks import runtime
+from tradesim.tasks.runtime import Runtime
+
+START = datetime(2026, 1, 5, 12, 0, 20, tzinfo=timezone.utc)
+ACCOUNT = "tasks"
+
+
+@dataclass
+class TaskWorld:
+    runtime: Runtime
+    venue: Venue
+    clock: SimClock
+    redis: fakeredis.FakeRedis
+
+
+@pytest.fixture
+def task_world(engine: Engine) -> Iterator[TaskWorld]:
+    """``runtime.current()`` for the test: closes nothing it does not own, restores the previous runtime."""
+    clock = SimClock(START)
+    venue = Venue(
+        clock, seed=5, history_days=1, spot_symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"], futures_symbols=[]
+    )
+    venue.add_account(ACCOUNT, spot_balances={"USDT": Decimal(10_000)}, futures_wallet=Decimal(10_000))
+    client = fakeredis.FakeRedis()
+    settings = load_settings(env_file=None, top_pairs=3, task_time_limit=60, task_soft_time_limit=50)
+    current = Runtime(settings, clock, engine, client, lambda: SimExchange(venue, ACCOUNT))
+    previous = runtime.install(current)
+    yield TaskWorld(current, venue, clock, client)
+    runtime.install(previous)

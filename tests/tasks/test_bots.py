@@ -1,0 +1,288 @@
+"""The bot tasks: the dispatcher's sends, one tick under the lock, retries, time limits, rejections, payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from kombu import Connection, pools
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.bots.support import Proxy
+from tests.factories import BotFactory, SignalFactory
+from tests.tasks.conftest import ACCOUNT, TaskWorld
+from tradesim.celery_app import app
+from tradesim.db.models import Bot, BotRun, Order
+from tradesim.domain.enums import BotStatus, DeactivationReason, Market, RunOutcome, SignalDirection
+from tradesim.errors import AuthenticationError, ExchangeUnavailable, InsufficientFunds, InvalidRequest
+from tradesim.exchange.sim import SimExchange
+from tradesim.tasks.bots import lock_name, run_all_active_bots, run_bot_task
+from tradesim.tasks.maintenance import reactivate_bots_daily
+
+TICK = "2026-01-05T12:00:00+00:00"
+
+
+@pytest.fixture
+def memory_broker() -> Iterator[Connection]:
+    """Point the app's producers at an in-memory broker for the test, so sends can be read back."""
+    previous = app.conf.broker_url
+    pools.reset()  # kombu keeps producer pools per connection, process-wide
+    # The app and its amqp helper build their pools on first use, from broker_url.
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = "memory://"
+    with Connection("memory://") as connection:
+        yield connection
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = previous
+
+
+def drained(connection: Connection, queue: str) -> list[tuple[str, Any]]:
+    simple = connection.SimpleQueue(queue)
+    messages = []
+    while True:
+        try:
+            message = simple.get(block=False)
+        except simple.Empty:
+            break
+        messages.append((message.headers["task"], message.headers["argsrepr"]))
+        message.ack()
+    simple.close()
+    return messages
+
+
+@pytest.fixture
+def bot(task_world: TaskWorld, session: Session) -> Bot:
+    """A signal_follower bot on BTCUSDT with a LONG signal in force: its tick enters."""
+    exchange = SimExchange(task_world.venue, ACCOUNT)
+    last = exchange.klines(Market.SPOT, "BTCUSDT", "1m", limit=1)[-1].close
+    SignalFactory(
+        symbol="BTCUSDT",
+        market=Market.SPOT,
+        direction=SignalDirection.LONG,
+        confidence=0.9,
+        entry_price=last,
+        stop_loss=(last * Decimal("0.98")).quantize(Decimal("0.01")),
+        take_profit=(last * Decimal("1.03")).quantize(Decimal("0.01")),
+        created_at=datetime.fromisoformat(TICK) - timedelta(minutes=30),
+        updated_at=datetime.fromisoformat(TICK) - timedelta(minutes=30),
+    )
+    made = BotFactory(
+        symbol="BTCUSDT",
+        strategy="signal_follower",
+        strategy_params={"min_confidence": 0.7},
+        max_position_quote=Decimal(500),
+    )
+    session.commit()
+    return made
+
+
+def use_exchange(task_world: TaskWorld, exchange: Any) -> None:
+    task_world.runtime._exchange = exchange
+
+
+def runs(session: Session) -> list[BotRun]:
+    session.expire_all()
+    return list(session.scalars(select(BotRun).order_by(BotRun.id)))
+
+
+def orders(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Order)) or 0
+
+
+def test_the_dispatcher_sends_one_tick_per_active_bot_for_this_minute(
+    task_world: TaskWorld, session: Session, memory_broker: Connection
+) -> None:
+    active = [BotFactory(), BotFactory(), BotFactory()]
+    BotFactory(status=BotStatus.PAUSED)
+    BotFactory(status=BotStatus.DEACTIVATED, status_reason=DeactivationReason.FATAL_ERROR)
+    session.commit()
+
+    result = run_all_active_bots.run()
+
+    assert result == {"tick": TICK, "dispatched": 3}
+    sent = drained(memory_broker, "bots")
+    assert sent == [("tradesim.tasks.bots.run_bot_task", repr((b.id, TICK))) for b in active]
+
+
+def test_a_tick_trades_records_its_run_and_releases_the_lock(task_world: TaskWorld, session: Session, bot: Bot) -> None:
+    result = run_bot_task.run(bot.id, TICK)
+
+    assert (result["outcome"], result["tick"], result["bot_id"]) == ("ok", TICK, bot.id)
+    assert [(run.outcome, run.tick_at.isoformat()) for run in runs(session)] == [(RunOutcome.OK, TICK)]
+    assert orders(session) == 2  # the entry and its stop-loss
+    assert task_world.redis.get(lock_name(bot.id)) is None
+
+
+def test_the_same_tick_twice_trades_once(task_world: TaskWorld, session: Session, bot: Bot) -> None:
+    first = run_bot_task.run(bot.id, TICK)
+    second = run_bot_task.run(bot.id, TICK)
+
+    assert first == second
+    assert orders(session) == 2
+    assert len(runs(session)) == 1
+
+
+def test_a_tick_whose_bot_is_locked_by_another_worker_does_nothing(
+    task_world: TaskWorld, session: Session, bot: Bot
+) -> None:
+    held = task_world.redis.lock(lock_name(bot.id), timeout=60)
+    assert held.acquire(blocking=False)
+
+    result = run_bot_task.run(bot.id, TICK)
+
+    assert result["outcome"] == "locked"
+    assert runs(session) == []
+    assert orders(session) == 0
+
+
+def test_temporary_errors_are_retried_and_the_retry_continues_the_same_run(
+    task_world: TaskWorld, session: Session, bot: Bot
+) -> None:
+    failing = Proxy(SimExchange(task_world.venue, ACCOUNT))
+    calls = {"n": 0}
+
+    def flaky_place(request: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ExchangeUnavailable("simulated 503")
+        return failing.inner.place_order(request)
+
+    failing.place_order = flaky_place  # type: ignore[attr-defined]
+    use_exchange(task_world, failing)
+
+    outcome = run_bot_task.apply(args=(bot.id, TICK)).get()
+
+    assert outcome["outcome"] == "ok"
+    (run,) = runs(session)
+    assert (run.outcome, run.attempts) == (RunOutcome.OK, 3)
+    assert orders(session) == 2
+
+
+def test_a_persistent_temporary_error_gives_up_after_three_retries_and_records_the_failure(
+    task_world: TaskWorld, session: Session, bot: Bot
+) -> None:
+    failing = Proxy(SimExchange(task_world.venue, ACCOUNT))
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ExchangeUnavailable("simulated 503")
+
+    failing.place_order = down  # type: ignore[attr-defined]
+    use_exchange(task_world, failing)
+
+    outcome = run_bot_task.apply(args=(bot.id, TICK)).get()
+
+    assert outcome["outcome"] == "failed"
+    (run,) = runs(session)
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error is not None
+    assert run.error.startswith("gave up after 3 retries: ExchangeUnavailable")
+    assert run.attempts == 4
+    session.refresh(bot)
+    assert bot.consecutive_failures == 1
+    assert task_world.redis.get(lock_name(bot.id)) is None
+
+
+def test_the_soft_time_limit_records_a_timeout_rolls_the_tick_back_and_releases_the_lock(
+    task_world: TaskWorld, session: Session, bot: Bot
+) -> None:
+    hanging = Proxy(SimExchange(task_world.venue, ACCOUNT))
+
+    def too_slow(*args: Any, **kwargs: Any) -> Any:
+        raise SoftTimeLimitExceeded()
+
+    hanging.place_order = too_slow  # type: ignore[attr-defined]
+    use_exchange(task_world, hanging)
+
+    result = run_bot_task.run(bot.id, TICK)
+
+    assert result["outcome"] == "timeout"
+    (run,) = runs(session)
+    assert run.outcome is RunOutcome.TIMEOUT
+    assert run.error is not None
+    assert "soft time limit of 50 s" in run.error
+    assert orders(session) == 0
+    assert task_world.redis.get(lock_name(bot.id)) is None
+
+
+def test_a_rejected_order_is_recorded_not_retried(task_world: TaskWorld, session: Session, bot: Bot) -> None:
+    refusing = Proxy(SimExchange(task_world.venue, ACCOUNT))
+    calls = {"n": 0}
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        raise InsufficientFunds("refused", code=-2010, msg="Account has insufficient balance.")
+
+    refusing.place_order = refuse  # type: ignore[attr-defined]
+    use_exchange(task_world, refusing)
+
+    outcome = run_bot_task.apply(args=(bot.id, TICK)).get()
+
+    assert outcome["outcome"] == "rejected"
+    assert calls["n"] == 1
+
+
+def test_a_fatal_error_deactivates_the_bot_with_the_reason(task_world: TaskWorld, session: Session, bot: Bot) -> None:
+    locked_out = Proxy(SimExchange(task_world.venue, ACCOUNT))
+
+    def unauthorized(*args: Any, **kwargs: Any) -> Any:
+        raise AuthenticationError("bad key", code=-2015, msg="Invalid API-key, IP, or permissions for action.")
+
+    locked_out.balances = unauthorized  # type: ignore[attr-defined]
+    use_exchange(task_world, locked_out)
+
+    outcome = run_bot_task.run(bot.id, TICK)
+
+    assert outcome["outcome"] == "failed"
+    session.refresh(bot)
+    assert (bot.status, bot.status_reason) == (BotStatus.DEACTIVATED, DeactivationReason.FATAL_ERROR)
+    assert bot.status_message is not None
+    assert "-2015" in bot.status_message
+
+
+@pytest.mark.parametrize(
+    ("bot_id", "tick", "message"),
+    [
+        (1, "yesterday", "tick must be an ISO-8601 UTC minute"),
+        (1, "2026-01-05T12:00:30+00:00", "tick must be an ISO-8601 UTC minute"),
+        (1, "2026-01-05T12:00:00", "tick must be an ISO-8601 UTC minute"),
+        ("7", TICK, "bot_id must be a positive integer, got '7'"),
+        (0, TICK, "bot_id must be a positive integer, got 0"),
+    ],
+)
+def test_a_malformed_payload_fails_once_with_a_message_naming_it(
+    task_world: TaskWorld, bot_id: Any, tick: Any, message: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        run_bot_task.run(bot_id, tick)
+
+
+def test_a_tick_of_a_bot_that_does_not_exist_is_reported_not_raised(task_world: TaskWorld) -> None:
+    assert run_bot_task.run(999, TICK)["outcome"] == "missing"
+
+
+def test_the_daily_reactivation_revives_only_bots_stopped_by_their_loss_limit(
+    task_world: TaskWorld, session: Session
+) -> None:
+    yesterday = datetime.fromisoformat(TICK) - timedelta(days=1)
+    limited = BotFactory(
+        status=BotStatus.DEACTIVATED, status_reason=DeactivationReason.DAILY_LOSS_LIMIT, status_changed_at=yesterday
+    )
+    fatal = BotFactory(
+        status=BotStatus.DEACTIVATED, status_reason=DeactivationReason.FATAL_ERROR, status_changed_at=yesterday
+    )
+    session.commit()
+
+    result = reactivate_bots_daily.run()
+
+    assert result == {"date": "2026-01-05", "reactivated": [limited.id]}
+    session.expire_all()
+    assert session.get(Bot, limited.id).status is BotStatus.ACTIVE  # type: ignore[union-attr]
+    assert session.get(Bot, fatal.id).status is BotStatus.DEACTIVATED  # type: ignore[union-attr]

@@ -1,0 +1,1 @@
+"""Domain services the tasks call: plain functions of sessions, exchange, Redis and ``now``."""
