@@ -300,6 +300,49 @@ def backtest(
     console.print(f"report: {files.html}\ntrades: {files.trades_csv}\nsummary: {files.summary_json}")
 
 
+@cli.command("demo")
+@click.option("--hours", default=24, show_default=True, type=int, help="Simulated hours to run.")
+@click.option("--bots", "bot_count", default=20, show_default=True, type=int, help="Demo bots (1-32).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the simulated market.")
+@click.option("--top-pairs", default=10, show_default=True, type=int, help="Pairs the market scan covers.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("demo-output"), show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@reports_errors
+def demo(hours: int, bot_count: int, seed: int, top_pairs: int, out: Path, no_progress: bool) -> None:
+    """Run the beat schedule and the real tasks over a simulated day: SQLite, in-process simulator, no services."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tradesim.demo.run import DemoConfig, drive, prepare
+    from tradesim.demo.summary import bot_summaries, tables, write_html
+
+    try:
+        config = DemoConfig(hours=hours, bots=bot_count, seed=seed, top_pairs=top_pairs, out=out)
+        config.check()
+    except ValueError as exc:
+        fail(str(exc), exit_code=2)
+    run = prepare(config)
+    errors = Console(stderr=True)
+    with Progress(
+        TextColumn("demo"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} simulated minutes"),
+        TimeRemainingColumn(),
+        console=errors,
+        disable=no_progress or not errors.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("demo", total=hours * 60)
+        drive(run, progress=lambda done, total: bar.update(task, completed=done))
+    summaries = bot_summaries(run)
+    for table in tables(run, summaries):
+        console.print(table)
+    report = out / "report.html"
+    write_html(run, summaries, report)
+    console.print(
+        f"{hours} simulated hours in {run.elapsed_seconds:.1f} s; report: {report}; database: {out / 'demo.db'}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``tradesim`` script."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="tradesim")

@@ -1,0 +1,1 @@
+"""``tradesim demo``: the whole system on a simulated day in one process."""
