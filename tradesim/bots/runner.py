@@ -46,7 +46,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tradesim.bots.ledger import Ledger, bot_ledger
@@ -99,6 +100,17 @@ class _Result:
 def tick_minute(now: datetime) -> datetime:
     """The tick ``now`` belongs to: its minute, in UTC."""
     return require_utc(now, "now").astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
+def _insert_run(session: Session, bot_id: int, tick_at: datetime, now: datetime) -> int | None:
+    """INSERT the RUNNING run of ``(bot_id, tick_at)`` unless one exists; the new row's id, or None."""
+    values = {"bot_id": bot_id, "tick_at": tick_at, "started_at": now, "outcome": RunOutcome.RUNNING, "attempts": 1}
+    keys = ["bot_id", "tick_at"]
+    if session.get_bind().dialect.name == "postgresql":
+        statement = postgresql_insert(BotRun).values(**values).on_conflict_do_nothing(index_elements=keys)
+        return session.execute(statement.returning(BotRun.id)).scalar_one_or_none()
+    lite = sqlite_insert(BotRun).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return session.execute(lite.returning(BotRun.id)).scalar_one_or_none()
 
 
 def describe_error(exc: TradesimError) -> str:
@@ -155,26 +167,24 @@ class BotRunner:
         return self.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
     def _claim(self, bot: Bot, tick_at: datetime, now: datetime) -> tuple[BotRun, bool]:
-        """The tick's run and whether to trade it: a finished run is not; a RUNNING one (a retry) continues."""
-        existing = self._existing(bot, tick_at)
-        if existing is not None:
-            if existing.outcome is not RunOutcome.RUNNING:
-                return existing, False
-            existing.attempts += 1
-            return existing, True
-        savepoint = self.session.begin_nested()
-        run = BotRun(bot_id=bot.id, tick_at=tick_at, started_at=now, outcome=RunOutcome.RUNNING)
-        self.session.add(run)
-        try:
-            self.session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            raced = self._existing(bot, tick_at)
-            if raced is None:
-                raise
-            # Another worker holds this tick: its run is returned as it stands and nothing is done here.
-            return raced, False
-        savepoint.commit()
+        """The tick's run and whether to trade it: a new run is; a finished one is not; a RUNNING one continues.
+
+        The row is inserted with ON CONFLICT DO NOTHING, so two workers on the
+        same tick never both create it (PostgreSQL makes the second wait for
+        the first's commit). A RUNNING run found here is a retry of a tick
+        that hit a temporary error, or a duplicate delivery after the bot's
+        lock expired: continuing it re-sends the same client order ids, which
+        the exchange answers with the orders already placed.
+        """
+        created = _insert_run(self.session, bot.id, tick_at, now)
+        run = self.session.get(BotRun, created) if created is not None else self._existing(bot, tick_at)
+        if run is None:
+            raise RuntimeError(f"bot {bot.id}: the run of {tick_at.isoformat()} vanished while being claimed")
+        if created is not None:
+            return run, True
+        if run.outcome is not RunOutcome.RUNNING:
+            return run, False
+        run.attempts += 1
         return run, True
 
     def _deactivate(self, bot: Bot, reason: DeactivationReason, message: str, now: datetime) -> None:

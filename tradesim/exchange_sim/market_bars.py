@@ -163,6 +163,65 @@ def partial_minute(chunk: MinuteChunk, index: int, elapsed: int) -> Aggregate:
     )
 
 
+BLOCK_MINUTES = 60
+
+
+class _Blocks:
+    """Each whole hour of a chunk aggregated: max high, min low and the sums (the chunk's data never changes)."""
+
+    __slots__ = ("count", "high", "low", "quote", "taker_base", "taker_quote", "trades", "volume")
+
+    def __init__(self, chunk: MinuteChunk) -> None:
+        self.count = len(chunk.high) // BLOCK_MINUTES
+        edges = [(i * BLOCK_MINUTES, (i + 1) * BLOCK_MINUTES) for i in range(self.count)]
+        self.high = [max(chunk.high[a:b]) for a, b in edges]
+        self.low = [min(chunk.low[a:b]) for a, b in edges]
+        self.volume = [sum(chunk.volume[a:b]) for a, b in edges]
+        self.trades = [sum(chunk.trades[a:b]) for a, b in edges]
+        self.taker_base = [sum(chunk.taker_base[a:b]) for a, b in edges]
+        self.quote = [sum(chunk.quote[a:b]) for a, b in edges]
+        self.taker_quote = [sum(chunk.taker_quote[a:b]) for a, b in edges]
+
+
+def _blocks(chunk: MinuteChunk) -> _Blocks:
+    blocks = chunk.blocks
+    if not isinstance(blocks, _Blocks) or blocks.count != len(chunk.high) // BLOCK_MINUTES:
+        blocks = _Blocks(chunk)
+        chunk.blocks = blocks
+    return blocks
+
+
+def _extremes_and_sums(chunk: MinuteChunk, start: int, stop: int) -> tuple[int, int, int, int, int, int, int]:
+    """(high, low, volume, trades, taker base, quote, taker quote) over minutes [start, stop) of ``chunk``."""
+    first_block = -(-start // BLOCK_MINUTES)
+    last_block = stop // BLOCK_MINUTES
+    if last_block - first_block < 2:
+        return (
+            max(chunk.high[start:stop]),
+            min(chunk.low[start:stop]),
+            sum(chunk.volume[start:stop]),
+            sum(chunk.trades[start:stop]),
+            sum(chunk.taker_base[start:stop]),
+            sum(chunk.quote[start:stop]),
+            sum(chunk.taker_quote[start:stop]),
+        )
+    blocks = _blocks(chunk)
+    last_block = min(last_block, blocks.count)
+    middle = slice(first_block, last_block)
+    # The whole hours from the blocks, the ragged ends minute by minute.
+    head = slice(start, first_block * BLOCK_MINUTES)
+    tail = slice(last_block * BLOCK_MINUTES, stop)
+    return (
+        max([*blocks.high[middle], *chunk.high[head], *chunk.high[tail]]),
+        min([*blocks.low[middle], *chunk.low[head], *chunk.low[tail]]),
+        sum(blocks.volume[middle]) + sum(chunk.volume[head]) + sum(chunk.volume[tail]),
+        sum(blocks.trades[middle]) + sum(chunk.trades[head]) + sum(chunk.trades[tail]),
+        sum(blocks.taker_base[middle]) + sum(chunk.taker_base[head]) + sum(chunk.taker_base[tail]),
+        sum(blocks.quote[middle]) + sum(chunk.quote[head]) + sum(chunk.quote[tail]),
+        sum(blocks.taker_quote[middle]) + sum(chunk.taker_quote[head]) + sum(chunk.taker_quote[tail]),
+    )
+
+
 def _span(chunk: MinuteChunk, start: int, stop: int) -> Aggregate | None:
     present = chunk.present
     if present is None:
@@ -172,17 +231,8 @@ def _span(chunk: MinuteChunk, start: int, stop: int) -> Aggregate | None:
         if first < 0:
             return None
         last = present.rfind(1, start, stop)
-    return Aggregate(
-        chunk.open[first],
-        max(chunk.high[start:stop]),
-        min(chunk.low[start:stop]),
-        chunk.close[last],
-        sum(chunk.volume[start:stop]),
-        sum(chunk.trades[start:stop]),
-        sum(chunk.taker_base[start:stop]),
-        sum(chunk.quote[start:stop]),
-        sum(chunk.taker_quote[start:stop]),
-    )
+    high, low, volume, trades, taker_base, quote, taker_quote = _extremes_and_sums(chunk, start, stop)
+    return Aggregate(chunk.open[first], high, low, chunk.close[last], volume, trades, taker_base, quote, taker_quote)
 
 
 def last_open_at(source: MinuteSource, now_ms: int) -> int:

@@ -73,6 +73,7 @@ class MinuteChunk:
     """Up to ``CHUNK_MINUTES`` consecutive minutes from ``first_open`` (ms), as parallel integer arrays."""
 
     __slots__ = (
+        "blocks",
         "close",
         "first_open",
         "high",
@@ -98,6 +99,8 @@ class MinuteChunk:
         self.taker_base: array[int] = array("q")
         self.quote: list[int] = []
         self.taker_quote: list[int] = []
+        # Per-hour aggregates, built on first need by market_bars (a day's span then costs 24 lookups).
+        self.blocks: object | None = None
 
 
 class MinuteSource:
