@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test unit integration lint type cov tox clean
+.PHONY: install demo test unit integration lint type cov tox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+demo: $(STAMP)  ## a simulated day of the whole system: beat, tasks, 20 bots; no services needed
+	$(BIN)/tradesim demo
 
 test: $(STAMP)  ## the whole suite: unit and integration tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

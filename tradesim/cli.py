@@ -338,9 +338,10 @@ def demo(hours: int, bot_count: int, seed: int, top_pairs: int, out: Path, no_pr
         console.print(table)
     report = out / "report.html"
     write_html(run, summaries, report)
-    console.print(
-        f"{hours} simulated hours in {run.elapsed_seconds:.1f} s; report: {report}; database: {out / 'demo.db'}"
-    )
+    run.close()
+    console.print(f"{hours} simulated hours with {bot_count} bots in {run.elapsed_seconds:.1f} s of wall time")
+    console.print(f"report: {report}", soft_wrap=True)
+    console.print(f"database: {out / 'demo.db'}", soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -78,6 +78,14 @@ class DemoRun:
     failures: list[str] = field(default_factory=list)
     last_health: dict[str, Any] | None = None
     elapsed_seconds: float = 0.0
+    restore: dict[str, Any] = field(default_factory=dict)
+    previous_runtime: Runtime | None = None
+
+    def close(self) -> None:
+        """Give the process back: the Celery settings and the runtime as they were, the database closed."""
+        app.conf.update(self.restore)
+        runtime.install(self.previous_runtime)
+        self.runtime.close()
 
 
 def _settings(config: DemoConfig, database: Path) -> Settings:
@@ -108,20 +116,22 @@ def prepare(config: DemoConfig) -> DemoRun:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     current = Runtime(settings, clock, engine, fakeredis.FakeRedis(), lambda: SimExchange(venue, ACCOUNT))
-    runtime.install(current)
-    app.conf.update(
-        broker_url=settings.celery_broker_url,
-        result_backend=settings.celery_result_backend,
-        task_always_eager=True,
-        task_eager_propagates=False,
-        task_store_eager_result=False,
-    )
+    previous = runtime.install(current)
+    eager = {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_result_backend,
+        "task_always_eager": True,
+        "task_eager_propagates": False,
+        "task_store_eager_result": False,
+    }
+    restore = {key: app.conf.get(key) for key in eager}
+    app.conf.update(eager)
     app.loader.import_default_modules()  # the task modules a worker would load
     bots = demo_bots(config.bots)
     with current.sessions() as session:
         bot_ids = create_bots(session, bots, quote_amount=config.quote_amount, at=config.start)
         session.commit()
-    return DemoRun(config, settings, current, venue, bots, bot_ids)
+    return DemoRun(config, settings, current, venue, bots, bot_ids, restore=restore, previous_runtime=previous)
 
 
 def _entries(settings: Settings, clock: SimClock) -> list[ScheduleEntry]:
