@@ -224,7 +224,7 @@ def _parse_start(start: str | None) -> datetime:
 @click.option("--leverage", default=1, show_default=True, type=int, help="Futures leverage.")
 @click.option("--daily-loss-limit", default=None, help="Deactivate for the day at this realized loss.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Report folder [backtests/...].")
-@click.option("--database-url", default=None, help="Keep the run's bots, orders and fills here [in memory].")
+@click.option("--database-url", default=None, help="Keep the run's bots, orders and fills here [a scratch file].")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON summary on stdout instead of the table.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @reports_errors

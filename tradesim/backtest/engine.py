@@ -7,26 +7,29 @@ orders match, stops trigger, funding settles), run the daily reactivation at
 commit. Then it marks the account to market for the equity curve. Trades and
 metrics are read back from what the ticks recorded in the database.
 
-The database is an in-memory SQLite by default (migrated like any other); a
-``database_url`` keeps the run's bots, orders, fills and runs for inspection.
+The database is a scratch SQLite file by default (migrated like any other,
+deleted at the end); a ``database_url`` keeps the run's bots, orders, fills and
+runs for inspection, and ``sqlite://`` keeps them in memory.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from tradesim.backtest.metrics import compute_metrics
-from tradesim.backtest.results import BacktestConfig, BacktestResult, EquityPoint
+from tradesim.backtest.results import BacktestConfig, BacktestResult, EquityCurve, EquityPoint
 from tradesim.backtest.trades import bot_fills, round_trips
 from tradesim.bots.lifecycle import reactivate_daily_limited
 from tradesim.bots.reconcile import reconcile
@@ -68,6 +71,14 @@ class BacktestWorld:
     sessions: sessionmaker[Session]
     bot_id: int
     info: SymbolInfo
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def close(self) -> None:
+        """Close the database, and delete it when it was the run's scratch file."""
+        self.engine.dispose()
+        if self.scratch is not None:
+            self.scratch.cleanup()
+            self.scratch = None
 
     def minutes(self) -> list[datetime]:
         """The tick times: every minute of ``[start, end)``."""
@@ -121,14 +132,23 @@ def _check(config: BacktestConfig) -> None:
         raise BacktestSetupError(f"klines file {str(config.klines)!r} does not exist")
 
 
-def _open_database(database_url: str | None) -> Engine:
-    if database_url is None or database_url == IN_MEMORY:
+def _open_database(database_url: str | None) -> tuple[Engine, tempfile.TemporaryDirectory[str] | None]:
+    """The run's database: ``database_url``, or a scratch SQLite file that goes when the world closes.
+
+    A file rather than memory by default: a year of runs is a few hundred MB of
+    rows, which the OS page cache holds better than the process's heap.
+    """
+    scratch = None
+    if database_url == IN_MEMORY:
         # One shared connection: an in-memory SQLite database lives as long as its connection.
         engine = make_engine(IN_MEMORY, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif database_url is None:
+        scratch = tempfile.TemporaryDirectory(prefix="tradesim-backtest-")
+        engine = make_engine(f"sqlite:///{Path(scratch.name) / 'backtest.db'}")
     else:
         engine = make_engine(database_url)
     upgrade(engine)
-    return engine
+    return engine, scratch
 
 
 def prepare(config: BacktestConfig, *, database_url: str | None = None) -> BacktestWorld:
@@ -159,7 +179,7 @@ def prepare(config: BacktestConfig, *, database_url: str | None = None) -> Backt
         raise BacktestSetupError(f"klines: {exc}") from None
     info = venue.book.get(config.market, config.symbol)
     venue.add_account(ACCOUNT, spot_balances={info.quote_asset: config.balance}, futures_wallet=config.balance)
-    engine = _open_database(database_url)
+    engine, scratch = _open_database(database_url)
     sessions = session_factory(engine)
     with sessions() as session:
         bot = Bot(
@@ -176,10 +196,12 @@ def prepare(config: BacktestConfig, *, database_url: str | None = None) -> Backt
         session.add(bot)
         session.commit()
         bot_id = bot.id
-    return BacktestWorld(config, venue, clock, SimExchange(venue, ACCOUNT), engine, sessions, bot_id, info)
+    world = BacktestWorld(config, venue, clock, SimExchange(venue, ACCOUNT), engine, sessions, bot_id, info)
+    world.scratch = scratch
+    return world
 
 
-def summarize(world: BacktestWorld, equity: list[EquityPoint], elapsed: float) -> BacktestResult:
+def summarize(world: BacktestWorld, equity: Sequence[EquityPoint], elapsed: float) -> BacktestResult:
     """Trades, metrics and counts of a finished run, read back from its database."""
     config = world.config
     with world.sessions() as session:
@@ -223,7 +245,7 @@ def drive(
     minutes = world.minutes()
     total = len(minutes)
     every = max(1, total // 200)
-    equity: list[EquityPoint] = []
+    equity = EquityCurve(world.config.start, MINUTE)
     started = timer()
     with world.sessions() as session:
         runner = BotRunner(world.exchange, session)
@@ -231,7 +253,8 @@ def drive(
         _held_bot = session.get(Bot, world.bot_id)
         for done, minute in enumerate(minutes, start=1):
             world.step(session, runner, minute)
-            equity.append(world.mark(minute))
+            point = world.mark(minute)
+            equity.append(point.equity, point.exposed)
             if progress is not None and (done % every == 0 or done == total):
                 progress(done, total)
     return summarize(world, equity, timer() - started)
@@ -249,7 +272,7 @@ def run_backtest(
     try:
         return drive(world, progress=progress, timer=timer)
     finally:
-        world.engine.dispose()
+        world.close()
 
 
 def utc_minute(text: str, name: str) -> datetime:

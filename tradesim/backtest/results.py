@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from tradesim.domain.enums import Market, SignalDirection
 
@@ -56,6 +57,58 @@ class EquityPoint:
     time: datetime
     equity: Decimal
     exposed: bool
+
+
+class EquityCurve(Sequence[EquityPoint]):
+    """Equity marked once per bar from ``start``: stored as values and flags, read as ``EquityPoint``s.
+
+    A year of minutes is 525,600 points; keeping only the Decimal and a byte
+    per point (the times follow from the index) halves what a list of points
+    would hold.
+    """
+
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        self.start = start
+        self.step = step
+        self._values: list[Decimal] = []
+        self._exposed = bytearray()
+
+    def append(self, equity: Decimal, exposed: bool) -> None:
+        self._values.append(equity)
+        self._exposed.append(1 if exposed else 0)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> EquityPoint: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[EquityPoint]: ...
+
+    def __getitem__(self, index: int | slice) -> EquityPoint | list[EquityPoint]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self))[index]
+        return EquityPoint(self.start + position * self.step, self._values[position], bool(self._exposed[position]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EquityCurve):
+            return (self.start, self.step, self._values, self._exposed) == (
+                other.start,
+                other.step,
+                other._values,
+                other._exposed,
+            )
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def values(self) -> list[Decimal]:
+        """The equity values alone, oldest first (no points built)."""
+        return list(self._values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +169,7 @@ class BacktestResult:
     """Everything a report needs: the settings, the curve, the trades, the metrics and the run's counts."""
 
     config: BacktestConfig
-    equity: list[EquityPoint]
+    equity: Sequence[EquityPoint]
     trades: list[Trade]
     metrics: Metrics
     ticks: int
