@@ -41,8 +41,8 @@ def test_db_upgrade_then_current_then_check_on_the_embedded_default(runner: CliR
 
     assert upgraded.exit_code == 0, upgraded.output
     assert (tmp_path / "tradesim.db").exists()
-    assert "empty -> 0003" in upgraded.output
-    assert "current: 0003  head: 0003" in current.output
+    assert "empty -> 0004" in upgraded.output
+    assert "current: 0004  head: 0004" in current.output
     assert (checked.exit_code, checked.output.strip()) == (0, "schema matches the models")
 
 

@@ -185,6 +185,8 @@ class Order(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index(None, "symbol", "exchange_order_id"),
         Index(None, "bot_id", "status"),
+        # A tick reads its bot's latest entry: without this a year of orders is sorted at every tick.
+        Index(None, "bot_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
