@@ -170,7 +170,7 @@ def drive(run: DemoRun, *, progress: Progress | None = None, timer: Callable[[],
             due, _ = entry.is_due()
             if not due:
                 continue
-            entries[index] = entry._next_instance(last_run_at=clock.now())
+            entries[index] = next(entry)  # last run: now, as the schedule's nowfun tells it
             outcome = app.tasks[entry.task].apply(args=entry.args, kwargs=entry.kwargs)
             run.sends[entry.name] += 1
             if outcome.successful():
