@@ -48,7 +48,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from tradesim.bots.ledger import Ledger, bot_ledger
 from tradesim.bots.orders import on_grid, on_step, record_order
@@ -177,15 +177,29 @@ class BotRunner:
         the exchange answers with the orders already placed.
         """
         created = _insert_run(self.session, bot.id, tick_at, now)
-        run = self.session.get(BotRun, created) if created is not None else self._existing(bot, tick_at)
-        if run is None:
-            raise RuntimeError(f"bot {bot.id}: the run of {tick_at.isoformat()} vanished while being claimed")
         if created is not None:
+            # The row holds exactly these values: attach them as loaded instead of reading the row back.
+            run = BotRun(
+                id=created,
+                bot_id=bot.id,
+                tick_at=tick_at,
+                started_at=now,
+                outcome=RunOutcome.RUNNING,
+                attempts=1,
+                finished_at=None,
+                duration_ms=None,
+                error=None,
+            )
+            make_transient_to_detached(run)
+            self.session.add(run)
             return run, True
-        if run.outcome is not RunOutcome.RUNNING:
-            return run, False
-        run.attempts += 1
-        return run, True
+        existing = self._existing(bot, tick_at)
+        if existing is None:
+            raise RuntimeError(f"bot {bot.id}: the run of {tick_at.isoformat()} vanished while being claimed")
+        if existing.outcome is not RunOutcome.RUNNING:
+            return existing, False
+        existing.attempts += 1
+        return existing, True
 
     def _deactivate(self, bot: Bot, reason: DeactivationReason, message: str, now: datetime) -> None:
         bot.status = BotStatus.DEACTIVATED
