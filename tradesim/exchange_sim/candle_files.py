@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -86,15 +86,9 @@ def parse_fields(fields: list[str]) -> Candle:
     )
 
 
-def read_csv(path: str | Path, tick_size: Decimal | None = None) -> list[Candle]:
-    """The 1m candles of a Binance kline CSV file, ascending, gaps kept.
-
-    A first line whose first field is not a number is taken as the header.
-    Prices must be positive (and multiples of ``tick_size`` when given), OHLC
-    consistent, close time = open time + 59999 and open times strictly
-    ascending on minute boundaries; anything else raises ``CandleFileError``.
-    """
-    candles: list[Candle] = []
+def iter_csv(path: str | Path, tick_size: Decimal | None = None) -> Iterator[Candle]:
+    """The 1m candles of a Binance kline CSV file, ascending, gaps kept, one at a time (see ``read_csv``)."""
+    previous: int | None = None
     with open(path, newline="", encoding="utf-8") as handle:
         for number, fields in enumerate(csv.reader(handle), start=1):
             if not fields or fields == [""]:
@@ -106,14 +100,25 @@ def read_csv(path: str | Path, tick_size: Decimal | None = None) -> list[Candle]
             except ValueError as error:
                 raise CandleFileError(path, number, str(error)) from None
             problem = candle_problem(candle, tick_size)
-            if problem is None and candles and candle.open_time <= candles[-1].open_time:
-                problem = f"open times ascending, got {candle.open_time} after {candles[-1].open_time}"
+            if problem is None and previous is not None and candle.open_time <= previous:
+                problem = f"open times ascending, got {candle.open_time} after {previous}"
             if problem is not None:
                 raise CandleFileError(path, number, problem)
-            candles.append(candle)
-    if not candles:
+            previous = candle.open_time
+            yield candle
+    if previous is None:
         raise CandleFileError(path, 1, "at least one kline row, got none")
-    return candles
+
+
+def read_csv(path: str | Path, tick_size: Decimal | None = None) -> list[Candle]:
+    """The 1m candles of a Binance kline CSV file, ascending, gaps kept.
+
+    A first line whose first field is not a number is taken as the header.
+    Prices must be positive (and multiples of ``tick_size`` when given), OHLC
+    consistent, close time = open time + 59999 and open times strictly
+    ascending on minute boundaries; anything else raises ``CandleFileError``.
+    """
+    return list(iter_csv(path, tick_size))
 
 
 def candle_fields(candle: Candle, *, microseconds: bool = False) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 from tradesim.domain.enums import OrderSide
 from tradesim.domain.market import INTERVAL_MS, MINUTE_MS, BookLevel, Candle, Ticker24h
 from tradesim.exchange_sim import errors
-from tradesim.exchange_sim.candle_files import candle_fields, parse_fields, read_csv
+from tradesim.exchange_sim.candle_files import candle_fields, iter_csv, parse_fields
 from tradesim.exchange_sim.market_bars import (
     NEVER_HIGH,
     NEVER_LOW,
@@ -131,12 +131,14 @@ class MarketData:
         _check_increment("step_size", step_size)
         spec: dict[str, Any] = {"kind": "replay", "tick_size": str(tick_size), "step_size": str(step_size)}
         if isinstance(candles_or_path, (str, Path)):
-            candles: Sequence[Candle] = read_csv(candles_or_path, tick_size)
-            spec["path"] = str(Path(candles_or_path).resolve())
+            path = Path(candles_or_path)
+            # Read twice, kept never: a year of minutes stays arrays (see ReplaySource).
+            source = ReplaySource(lambda: iter_csv(path, tick_size), tick_size, step_size)
+            spec["path"] = str(path.resolve())
         else:
             candles = list(candles_or_path)
             spec["rows"] = [candle_fields(candle) for candle in candles]
-        source = ReplaySource(candles, tick_size, step_size)
+            source = ReplaySource(candles, tick_size, step_size)
         self._listings[symbol] = _Listing(source, stable_seed(self.master_seed, symbol), spec)
 
     def symbols(self) -> list[str]:

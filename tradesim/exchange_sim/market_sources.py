@@ -20,7 +20,7 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Context, Decimal
 
 from tradesim.domain.market import MINUTE_MS, Candle
@@ -240,26 +240,6 @@ class SyntheticSource(MinuteSource):
         return floor if floor >= self.first_open else None
 
 
-def _unit_for(values: Sequence[Decimal], preferred: Decimal) -> Decimal:
-    """``preferred`` if every value is a multiple of it, else the power of ten that fits them all."""
-    if preferred > 0 and all(value % preferred == 0 for value in values):
-        return preferred
-    exponent = min([0, *(int(value.normalize().as_tuple().exponent) for value in values)])
-    return Decimal(1).scaleb(exponent)
-
-
-def check_minute_candles(candles: Sequence[Candle], tick_size: Decimal) -> None:
-    """Refuse candles that are not ascending, minute-aligned 1m bars with consistent prices on the tick."""
-    previous: int | None = None
-    for number, candle in enumerate(candles):
-        problem = candle_problem(candle, tick_size)
-        if problem is None and previous is not None and candle.open_time <= previous:
-            problem = f"open times ascending, got {candle.open_time} after {previous}"
-        if problem is not None:
-            raise ValueError(f"replay candle #{number} (open time {candle.open_time}): expected {problem}")
-        previous = candle.open_time
-
-
 def candle_problem(candle: Candle, tick_size: Decimal | None) -> str | None:
     """What is wrong with ``candle`` as a 1m bar (said as what was expected), or None."""
     if candle.open_time % MINUTE_MS:
@@ -279,47 +259,86 @@ def candle_problem(candle: Candle, tick_size: Decimal | None) -> str | None:
     return None
 
 
-class ReplaySource(MinuteSource):
-    """Bars replayed from 1m candles (ascending, minute-aligned, prices on the tick); gaps stay gaps."""
+class _UnitFinder:
+    """The unit of a column: the preferred one while every value is a multiple of it, else the finest power of ten."""
 
-    def __init__(self, candles: Sequence[Candle], tick_size: Decimal, step_size: Decimal) -> None:
-        if not candles:
-            raise ValueError("a replayed symbol needs at least one 1m candle, got none")
-        check_minute_candles(candles, tick_size)
+    def __init__(self, preferred: Decimal) -> None:
+        self.preferred = preferred
+        self.all_multiples = preferred > 0
+        self.exponent = 0
+
+    def add(self, value: Decimal) -> None:
+        if self.all_multiples and value % self.preferred != 0:
+            self.all_multiples = False
+        self.exponent = min(self.exponent, int(value.normalize().as_tuple().exponent))
+
+    def unit(self) -> Decimal:
+        return self.preferred if self.all_multiples else Decimal(1).scaleb(self.exponent)
+
+
+CandleStream = Callable[[], Iterable[Candle]]
+
+
+class ReplaySource(MinuteSource):
+    """Bars replayed from 1m candles (ascending, minute-aligned, prices on the tick); gaps stay gaps.
+
+    ``candles`` is a sequence, or a function giving a fresh iterable of them
+    (a kline file read twice): the first pass checks them and finds the
+    volume units, the second fills the integer chunks, and no candle is kept,
+    so a year of minutes costs its arrays, not half a million Candle objects.
+    """
+
+    def __init__(self, candles: Sequence[Candle] | CandleStream, tick_size: Decimal, step_size: Decimal) -> None:
+        stream: CandleStream = candles if callable(candles) else (lambda: candles)
         self.tick_size = tick_size
         self.step_size = step_size
-        self.volume_unit = _unit_for([v for c in candles for v in (c.volume, c.taker_buy_base)], step_size)
-        self.quote_unit = _unit_for([v for c in candles for v in (c.quote_volume, c.taker_buy_quote)], Decimal(0))
-        self.first_open = candles[0].open_time
-        self.last_open = candles[-1].open_time
-        self._opens = array("q", (c.open_time for c in candles))
+        volume, quote = _UnitFinder(step_size), _UnitFinder(Decimal(0))
+        opens = array("q")
+        total_volume = Decimal(0)
+        for number, candle in enumerate(stream()):
+            problem = candle_problem(candle, tick_size)
+            if problem is None and opens and candle.open_time <= opens[-1]:
+                problem = f"open times ascending, got {candle.open_time} after {opens[-1]}"
+            if problem is not None:
+                raise ValueError(f"replay candle #{number} (open time {candle.open_time}): expected {problem}")
+            opens.append(candle.open_time)
+            volume.add(candle.volume)
+            volume.add(candle.taker_buy_base)
+            quote.add(candle.quote_volume)
+            quote.add(candle.taker_buy_quote)
+            total_volume += candle.volume
+        if not opens:
+            raise ValueError("a replayed symbol needs at least one 1m candle, got none")
+        self.volume_unit = volume.unit()
+        self.quote_unit = quote.unit()
+        self.first_open = opens[0]
+        self.last_open = opens[-1]
+        self._opens = opens
         self._chunks: list[MinuteChunk] = []
-        self._fill(candles)
-        total = sum(self._units(c.volume, self.volume_unit) for c in candles)
-        self.typical_volume = max(1.0, total / len(candles))
+        self._fill(stream(), opens[-1])
+        self.typical_volume = max(1.0, self._units(total_volume, self.volume_unit) / len(opens))
 
     @staticmethod
     def _units(value: Decimal, unit: Decimal) -> int:
         return int(EXACT.divide(value, unit))
 
-    def _fill(self, candles: Sequence[Candle]) -> None:
+    def _fill(self, candles: Iterable[Candle], last_open: int) -> None:
         tick, volume_unit, quote_unit = self.tick_size, self.volume_unit, self.quote_unit
-        minutes = (candles[-1].open_time - self.first_open) // MINUTE_MS + 1
+        minutes = (last_open - self.first_open) // MINUTE_MS + 1
         chunk_count = -(-minutes // CHUNK_MINUTES)
         self._chunks = [
             MinuteChunk(self.first_open + k * CHUNK_MS, bytearray(CHUNK_MINUTES)) for k in range(chunk_count)
         ]
-        position = 0
-        last_close = int(candles[0].open / tick)
+        feed = iter(candles)
+        candle = next(feed, None)
+        last_close = int(candle.open / tick) if candle is not None else 0
         for built in self._chunks:
             present = built.present
             assert present is not None
             for i in range(CHUNK_MINUTES):
                 open_time = built.first_open + i * MINUTE_MS
-                candle = candles[position] if position < len(candles) else None
                 if candle is not None and candle.open_time == open_time:
                     present[i] = 1
-                    position += 1
                     last_close = int(candle.close / tick)
                     row = (
                         int(candle.open / tick),
@@ -332,6 +351,7 @@ class ReplaySource(MinuteSource):
                     )
                     quote = self._units(candle.quote_volume, quote_unit)
                     taker_quote = self._units(candle.taker_buy_quote, quote_unit)
+                    candle = next(feed, None)
                 else:
                     row = (last_close, 0, GAP_LOW, last_close, 0, 0, 0)
                     quote = taker_quote = 0
