@@ -40,3 +40,9 @@ def test_curves_compare_by_content_and_with_lists_of_points() -> None:
     assert a != curve(("100", False), ("101", False))
     assert a == [EquityPoint(T0, Decimal(100), False), EquityPoint(T0 + MINUTE, Decimal(101), True)]
     assert curve() == []
+
+
+def test_values_are_kept_to_the_satoshi_and_huge_ones_still_fit() -> None:
+    made = curve(("100.123456785", False), ("100.123456775", False), ("1000000000000.5", True))
+    assert made.values() == [Decimal("100.12345678"), Decimal("100.12345678"), Decimal("1000000000000.5")]
+    assert made[2] == EquityPoint(T0 + 2 * MINUTE, Decimal("1000000000000.5"), True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, overload
 
@@ -59,26 +60,37 @@ class EquityPoint:
     exposed: bool
 
 
-class EquityCurve(Sequence[EquityPoint]):
-    """Equity marked once per bar from ``start``: stored as values and flags, read as ``EquityPoint``s.
+EQUITY_PLACES = Decimal("1E-8")
 
-    A year of minutes is 525,600 points; keeping only the Decimal and a byte
-    per point (the times follow from the index) halves what a list of points
-    would hold.
+
+class EquityCurve(Sequence[EquityPoint]):
+    """Equity marked once per bar from ``start``: stored compactly, read as ``EquityPoint``s.
+
+    A year of minutes is 525,600 points. Each is kept as a whole number of
+    1e-8 quote units in an int64 array (exact to the satoshi, rounded half
+    even) and one byte of exposure; the times follow from the index. That is
+    9 bytes a point where a list of point objects takes over 200.
     """
 
     def __init__(self, start: datetime, step: timedelta) -> None:
         self.start = start
         self.step = step
-        self._values: list[Decimal] = []
+        self._units: array[int] | list[int] = array("q")
         self._exposed = bytearray()
 
     def append(self, equity: Decimal, exposed: bool) -> None:
-        self._values.append(equity)
+        units = int(equity.quantize(EQUITY_PLACES, rounding=ROUND_HALF_EVEN).scaleb(8))
+        try:
+            self._units.append(units)
+        except OverflowError:  # beyond 92 billion: keep going in Python ints
+            self._units = [*self._units, units]
         self._exposed.append(1 if exposed else 0)
 
+    def _equity(self, position: int) -> Decimal:
+        return Decimal(self._units[position]).scaleb(-8)
+
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._units)
 
     @overload
     def __getitem__(self, index: int) -> EquityPoint: ...
@@ -90,14 +102,14 @@ class EquityCurve(Sequence[EquityPoint]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         position = range(len(self))[index]
-        return EquityPoint(self.start + position * self.step, self._values[position], bool(self._exposed[position]))
+        return EquityPoint(self.start + position * self.step, self._equity(position), bool(self._exposed[position]))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, EquityCurve):
-            return (self.start, self.step, self._values, self._exposed) == (
+            return (self.start, self.step, list(self._units), self._exposed) == (
                 other.start,
                 other.step,
-                other._values,
+                list(other._units),
                 other._exposed,
             )
         if isinstance(other, Sequence):
@@ -108,7 +120,7 @@ class EquityCurve(Sequence[EquityPoint]):
 
     def values(self) -> list[Decimal]:
         """The equity values alone, oldest first (no points built)."""
-        return list(self._values)
+        return [self._equity(position) for position in range(len(self))]
 
 
 @dataclass(frozen=True, slots=True)
