@@ -66,6 +66,8 @@ def test_spot_invariants_hold_over_any_order_sequence(steps: list[tuple[str, str
             assert held.free >= 0
             assert held.locked >= 0
         open_orders = engine.open_orders("trader", now)
+        # The open orders (read from the books) are exactly the open ones of the whole history, in order.
+        assert open_orders == [o for o in engine.all_orders("trader", SYMBOL, now) if o.is_open]
         assert account.balance("USDT").locked == sum((o.locked for o in open_orders if o.side == "BUY"), Decimal(0))
         assert account.balance("ETH").locked == sum((o.locked for o in open_orders if o.side == "SELL"), Decimal(0))
 

@@ -86,11 +86,18 @@ class EngineBooks(Generic[AccountT, OrderT]):
         return info
 
     def _orders_of(self, account_id: str, symbol: str | None, open_only: bool) -> list[OrderT]:
-        """The account's orders (of ``symbol`` unless None; only open ones if asked), oldest first."""
+        """The account's orders (of ``symbol`` unless None; only open ones if asked), oldest first.
+
+        Open orders are exactly the resting ones (an order rests when it opens
+        and leaves when it closes), so asking for them costs the book, not the
+        account's whole history.
+        """
+        if open_only:
+            books = self.resting.values() if symbol is None else [self.resting.get(symbol, [])]
+            found = [o for book in books for o in book if o.account_id == account_id and o.is_open]
+            return sorted(found, key=lambda order: order.order_id)
         return [
-            o
-            for o in self.orders.values()
-            if o.account_id == account_id and (symbol is None or o.symbol == symbol) and (o.is_open or not open_only)
+            o for o in self.orders.values() if o.account_id == account_id and (symbol is None or o.symbol == symbol)
         ]
 
     def _rest(self, order: OrderT) -> None:
