@@ -254,13 +254,16 @@ def test_bot_ledger_counts_only_its_bots_fills_on_its_symbol_and_market(session:
     counted = record.fill(BUY, "1", "100")
     record.fill(SELL, "1", "50", bot=other_bot)
     record.fill(SELL, "3", "2000", symbol="ETHUSDT")
-    record.fill(SELL, "1", "150", market=Market.FUTURES)
+    last = record.fill(SELL, "1", "150", market=Market.FUTURES)
 
     ledger = bot_ledger(session, bot, BASE, DAY_1)
 
     assert ledger == Ledger(Decimal(1), Decimal(100), Decimal(0))
-    assert bot.ledger_fill_id == counted.id
+    assert counted.id < last.id
+    # The pointer passes every fill read, so the next tick does not read the others' fills again.
+    assert bot.ledger_fill_id == last.id
     assert other_bot.ledger_fill_id == 0
+    assert bot_ledger(session, bot, BASE, DAY_1) == ledger
 
 
 def test_a_rollback_takes_the_fold_back_with_the_fills(session: Session) -> None:

@@ -102,23 +102,34 @@ def stored_state(bot: Bot) -> LedgerState:
 
 
 def bot_ledger(session: Session, bot: Bot, base_asset: str, day: date) -> Ledger:
-    """``bot``'s ledger on its own symbol and market, after folding the fills recorded since the last fold."""
+    """``bot``'s ledger on its own symbol and market, after folding the fills recorded since the last fold.
+
+    The query walks the fills table from ``ledger_fill_id`` on (its primary
+    key), every bot's, and keeps this bot's: so a tick reads the few fills
+    recorded since the last one, never the bot's whole history of orders. The
+    pointer then moves past every fill read: the fills of other bots below it
+    never concern this one, and this bot's own are only ever written by its
+    own ticks, which run one at a time.
+    """
     query = (
-        select(Order.side, FillRow)
+        select(Order.bot_id, Order.symbol, Order.market, Order.side, FillRow)
         .join(FillRow.order)
-        .where(
-            Order.bot_id == bot.id,
-            Order.symbol == bot.symbol,
-            Order.market == bot.market,
-            FillRow.id > bot.ledger_fill_id,
-        )
-        .order_by(FillRow.filled_at, FillRow.id)
+        .where(FillRow.id > bot.ledger_fill_id)
+        .order_by(FillRow.id)
     )
-    fresh: list[tuple[OrderSide, FillRow]] = [(side, fill) for side, fill in session.execute(query)]
+    read = list(session.execute(query))
     state = stored_state(bot)
-    if fresh:
-        state = fold(state, fresh, base_asset)
-        bot.ledger_fill_id = max(fill.id for _, fill in fresh)
+    if not read:
+        return Ledger(state.quantity, state.entry_price, state.realized_on(day))
+    mine = [
+        (side, fill)
+        for bot_id, symbol, market, side, fill in read
+        if bot_id == bot.id and symbol == bot.symbol and market is bot.market
+    ]
+    mine.sort(key=lambda pair: (pair[1].filled_at, pair[1].id))
+    if mine:
+        state = fold(state, mine, base_asset)
         bot.ledger_quantity, bot.ledger_entry_price = state.quantity, state.entry_price
         bot.ledger_day, bot.ledger_realized = state.day, state.realized
+    bot.ledger_fill_id = read[-1][4].id
     return Ledger(state.quantity, state.entry_price, state.realized_on(day))
