@@ -304,8 +304,12 @@ class BotRunner:
             .where(Order.bot_id == bot.id, Order.client_order_id.like(f"%-{ENTRY}"))
             .order_by(Order.created_at.desc(), Order.id.desc())
         )
-        levels = next(((s, t) for s, t, executed in self.session.execute(query) if executed > 0), (None, None))
-        stop, target = levels
+        # Streamed a few rows at a time: the latest entry is all that is wanted, not a year of them.
+        rows = self.session.execute(query.execution_options(yield_per=8))
+        try:
+            stop, target = next(((s, t) for s, t, executed in rows if executed > 0), (None, None))
+        finally:
+            rows.close()
         if stop is None or target is None:
             return None
         long = position.side is SignalDirection.LONG
