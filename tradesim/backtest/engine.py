@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -221,9 +220,8 @@ def summarize(world: BacktestWorld, equity: Sequence[EquityPoint], elapsed: floa
             )
             or 0
         )
-        outcomes = Counter(
-            str(outcome) for outcome in session.scalars(select(BotRun.outcome).where(BotRun.bot_id == world.bot_id))
-        )
+        per_outcome = select(BotRun.outcome, func.count()).where(BotRun.bot_id == world.bot_id).group_by(BotRun.outcome)
+        outcomes = {str(outcome): int(count) for outcome, count in session.execute(per_outcome)}
     metrics = compute_metrics(equity, trades, bar_seconds=MINUTE.total_seconds(), initial=config.balance)
     return BacktestResult(
         config=config,

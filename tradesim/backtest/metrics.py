@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
 
@@ -37,43 +38,32 @@ FLOAT_NOISE = 1e-12
 
 def drawdown(equity: Sequence[Decimal]) -> tuple[float, Decimal]:
     """The largest fall from a running peak: (fraction of that peak, amount)."""
-    peak: Decimal | None = None
-    worst, worst_amount = 0.0, ZERO
+    if not equity:
+        return 0.0, ZERO
+    walk = _Pass(peak=equity[0])
     for value in equity:
-        if peak is None or value > peak:
-            peak = value
-            continue
-        fall = peak - value
-        if fall > 0 and peak > 0:
-            fraction = float(fall / peak)
-            if fraction > worst:
-                worst, worst_amount = fraction, fall
-    return worst, worst_amount
+        walk.fall(value)
+    return walk.worst, walk.worst_amount
 
 
 def bar_returns(equity: Sequence[Decimal]) -> list[float]:
     """r_i = e_i / e_(i-1) − 1 for each consecutive pair (a step from zero equity counts as 0)."""
-    return [float(now / before - 1) if before != 0 else 0.0 for before, now in pairwise(equity)]
+    return [_bar_return(before, now) for before, now in pairwise(equity)]
+
+
+def _returns_pass(returns: Sequence[float]) -> _Pass:
+    walk = _Pass(peak=ZERO)
+    for r in returns:
+        walk.add_return(r)
+    return walk
 
 
 def sharpe_ratio(returns: Sequence[float], bars_per_year: float) -> float | None:
-    if len(returns) < 2:
-        return None
-    mean = math.fsum(returns) / len(returns)
-    deviation = math.sqrt(math.fsum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
-    # Equal returns leave a rounding residue, not a variance: that is no risk, so no ratio.
-    if deviation <= FLOAT_NOISE * max(abs(mean), FLOAT_NOISE):
-        return None
-    return mean / deviation * math.sqrt(bars_per_year)
+    return _returns_pass(returns).sharpe(bars_per_year)
 
 
 def sortino_ratio(returns: Sequence[float], bars_per_year: float) -> float | None:
-    if not returns:
-        return None
-    downside = math.sqrt(math.fsum(min(r, 0.0) ** 2 for r in returns) / len(returns))
-    if downside <= 0:
-        return None
-    return math.fsum(returns) / len(returns) / downside * math.sqrt(bars_per_year)
+    return _returns_pass(returns).sortino(bars_per_year)
 
 
 def annualized(initial: Decimal, final: Decimal, span_seconds: float) -> float | None:
@@ -90,24 +80,84 @@ def _mean(values: Sequence[Decimal]) -> Decimal | None:
     return sum(values, ZERO) / len(values) if values else None
 
 
+def _bar_return(before: Decimal, now: Decimal) -> float:
+    return float(now / before - 1) if before != 0 else 0.0
+
+
+@dataclass(slots=True)
+class _Pass:
+    """One pass over the curve: running peak and worst fall, and return statistics (Welford's mean and M2)."""
+
+    peak: Decimal
+    worst: float = 0.0
+    worst_amount: Decimal = ZERO
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    downside: float = 0.0
+
+    def fall(self, value: Decimal) -> None:
+        if value > self.peak:
+            self.peak = value
+            return
+        fall = self.peak - value
+        if fall > 0 and self.peak > 0:
+            fraction = float(fall / self.peak)
+            if fraction > self.worst:
+                self.worst, self.worst_amount = fraction, fall
+
+    def step(self, before: Decimal, value: Decimal) -> None:
+        self.add_return(_bar_return(before, value))
+
+    def add_return(self, r: float) -> None:
+        self.count += 1
+        delta = r - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (r - self.mean)
+        self.downside += min(r, 0.0) ** 2
+
+    def sharpe(self, bars_per_year: float) -> float | None:
+        if self.count < 2:
+            return None
+        deviation = math.sqrt(max(self.m2, 0.0) / (self.count - 1))
+        if deviation <= FLOAT_NOISE * max(abs(self.mean), FLOAT_NOISE):
+            return None
+        return self.mean / deviation * math.sqrt(bars_per_year)
+
+    def sortino(self, bars_per_year: float) -> float | None:
+        if self.count == 0:
+            return None
+        downside = math.sqrt(self.downside / self.count)
+        if downside <= 0:
+            return None
+        return self.mean / downside * math.sqrt(bars_per_year)
+
+
 def compute_metrics(
     equity: Sequence[EquityPoint], trades: Sequence[Trade], *, bar_seconds: float, initial: Decimal | None = None
 ) -> Metrics:
     """The figures of a run whose curve has one point per bar of ``bar_seconds``.
 
     ``initial`` is the equity before the first bar (the starting balance); by
-    default the first point's.
+    default the first point's. One pass, nothing kept per point: a year of
+    minutes costs no more memory than a day.
     """
     if not equity:
         raise ValueError("an equity curve needs at least one point")
-    values = [point.equity for point in equity]
-    start = values[0] if initial is None else initial
-    curve = values if initial is None else [start, *values]
-    final = values[-1]
-    worst, worst_amount = drawdown(curve)
-    returns = bar_returns(curve)
+    start = equity[0].equity if initial is None else initial
+    walk = _Pass(peak=start)
+    before: Decimal | None = None if initial is None else initial
+    exposed = 0
+    for point in equity:
+        value = point.equity
+        exposed += point.exposed
+        if before is not None:
+            walk.step(before, value)
+        walk.fall(value)
+        before = value
+    final = equity[-1].equity
     bars_per_year = YEAR_SECONDS / bar_seconds
-    span = (len(curve) - 1) * bar_seconds
+    span = walk.count * bar_seconds
     yearly = annualized(start, final, span)
     closed = [trade.pnl for trade in trades if trade.pnl is not None and trade.is_closed]
     wins = [pnl for pnl in closed if pnl > 0]
@@ -119,11 +169,11 @@ def compute_metrics(
         net_pnl=final - start,
         total_return=float((final - start) / start) if start != 0 else 0.0,
         annualized_return=yearly,
-        max_drawdown=worst,
-        max_drawdown_quote=worst_amount,
-        sharpe=sharpe_ratio(returns, bars_per_year),
-        sortino=sortino_ratio(returns, bars_per_year),
-        calmar=None if yearly is None or worst == 0 else yearly / worst,
+        max_drawdown=walk.worst,
+        max_drawdown_quote=walk.worst_amount,
+        sharpe=walk.sharpe(bars_per_year),
+        sortino=walk.sortino(bars_per_year),
+        calmar=None if yearly is None or walk.worst == 0 else yearly / walk.worst,
         trade_count=len(closed),
         open_trades=sum(1 for trade in trades if not trade.is_closed),
         win_rate=len(wins) / len(closed) if closed else None,
@@ -132,5 +182,5 @@ def compute_metrics(
         average_win=_mean(wins),
         average_loss=_mean(losses),
         fees=sum((trade.fees for trade in trades), ZERO),
-        exposure=sum(1 for point in equity if point.exposed) / len(equity),
+        exposure=exposed / len(equity),
     )

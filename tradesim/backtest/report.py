@@ -25,7 +25,7 @@ from tradesim.backtest.report_html import (
     utc_iso,
     write_html_report,
 )
-from tradesim.backtest.results import BacktestResult
+from tradesim.backtest.results import BacktestResult, EquityCurve
 
 __all__ = [
     "MAX_PLOT_POINTS",
@@ -147,16 +147,21 @@ def drawdown_fractions(values: Sequence[float]) -> list[float]:
     """Each point's fall below the running peak as a fraction (0 at a peak, -0.25 a quarter down)."""
     if not values:
         return []
+    result: list[float] = _drawdown_array(values).tolist()
+    return result
+
+
+def _drawdown_array(values: Sequence[float]) -> Any:
     import numpy as np
 
     array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return array
     peaks = np.maximum.accumulate(array)
     fractions = np.zeros_like(array)
     # A peak at or below zero has no meaningful percentage fall; leave those points at 0.
     np.divide(array, peaks, out=fractions, where=peaks > 0)
-    fractions = np.where(peaks > 0, fractions - 1.0, 0.0)
-    result: list[float] = fractions.tolist()
-    return result
+    return np.where(peaks > 0, fractions - 1.0, 0.0)
 
 
 def _chart_title(result: BacktestResult) -> str:
@@ -187,8 +192,11 @@ def equity_png(result: BacktestResult) -> bytes:
 
     if result.equity:
         points = result.equity
-        values = [float(point.equity) for point in points]
-        drawdowns = drawdown_fractions(values)
+        # A year is 525,600 points: doubles in one array, never a list of floats or of points.
+        values: Sequence[float] = (
+            points.floats() if isinstance(points, EquityCurve) else [float(point.equity) for point in points]
+        )
+        drawdowns = _drawdown_array(values)
         kept = downsample_min_max(values)
         equity_times = [as_utc(points[i].time) for i in kept]
         equity_axes.plot(equity_times, [values[i] for i in kept], color="#0969da", linewidth=1.0)

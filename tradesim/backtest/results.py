@@ -118,6 +118,10 @@ class EquityCurve(Sequence[EquityPoint]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def floats(self) -> array[float]:
+        """The equity values as doubles, for plotting (8 bytes a point, no objects)."""
+        return array("d", (units / 100_000_000 for units in self._units))
+
     def values(self) -> list[Decimal]:
         """The equity values alone, oldest first (no points built)."""
         return [self._equity(position) for position in range(len(self))]
