@@ -259,11 +259,12 @@ def backtest(
     from tradesim.domain.enums import Market
 
     try:
+        strategy_params = command.parse_params(params)
         config = BacktestConfig(
             strategy=strategy,
             symbol=symbol.upper(),
             market=Market(market),
-            params=command.parse_params(params),
+            params=strategy_params,
             seed=seed,
             klines=klines,
             balance=command.parse_amount("--balance", balance),
@@ -272,7 +273,7 @@ def backtest(
             daily_loss_limit=None
             if daily_loss_limit is None
             else command.parse_amount("--daily-loss-limit", daily_loss_limit),
-            **command.span(strategy, command.parse_params(params), start, end, klines),
+            **command.span(strategy, strategy_params, start, end, klines),
         )
         errors = Console(stderr=True)
         with Progress(

@@ -15,10 +15,11 @@ from tests.bots.support import Proxy
 from tests.factories import SignalFactory
 from tests.tasks.conftest import ACCOUNT, START, TaskWorld
 from tradesim.db.models import Signal
-from tradesim.domain.enums import SignalStatus
+from tradesim.domain.enums import Market, SignalStatus
 from tradesim.errors import RateLimited
 from tradesim.exchange.sim import SimExchange
 from tradesim.services.notifications import CHANNEL
+from tradesim.services.symbol_cache import warm
 from tradesim.tasks.notifications import send_signal_notifications
 from tradesim.tasks.scanner import scan_binance_market
 from tradesim.tasks.signals import cleanup_expired_signals, full_data_refresh
@@ -106,3 +107,21 @@ def test_a_redis_that_is_down_is_retried_three_times_then_fails(task_world: Task
     assert attempts["n"] == 1 + send_signal_notifications.max_retries == 4
     session.expire_all()
     assert session.scalar(select(Signal.notified_at)) is None
+
+
+def test_the_scan_reads_the_symbols_the_warmup_cached_instead_of_asking_the_exchange(
+    task_world: TaskWorld, session: Session
+) -> None:
+    exchange = SimExchange(task_world.venue, ACCOUNT)
+    warm(task_world.redis, exchange, Market.SPOT, now=START)
+    unasked = Proxy(exchange)
+
+    def exchange_info(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the scan asked the exchange for symbols the cache holds")
+
+    unasked.exchange_info = exchange_info  # type: ignore[attr-defined]
+    task_world.runtime._exchange = unasked
+
+    result = scan_binance_market.run()
+
+    assert result["active"] == active_signals(session)

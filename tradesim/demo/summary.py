@@ -17,7 +17,7 @@ from tradesim.backtest.trades import bot_fills, round_trips
 from tradesim.db.models import Bot, BotRun, Order, Signal
 from tradesim.db.models import Fill as FillRow
 from tradesim.demo.run import DemoRun
-from tradesim.domain.enums import Market, SignalStatus
+from tradesim.domain.enums import Market, SignalDirection, SignalStatus
 from tradesim.domain.symbols import SymbolInfo
 from tradesim.strategy.risk import market_tradable
 
@@ -69,7 +69,7 @@ def bot_summaries(run: DemoRun) -> list[BotSummary]:
             unrealized = ZERO
             for trade in trades:
                 if not trade.is_closed:
-                    sign = 1 if trade.side.value == "LONG" else -1
+                    sign = 1 if trade.side is SignalDirection.LONG else -1
                     unrealized += sign * (price - trade.entry_price) * trade.quantity - trade.fees
             orders = session.scalar(select(func.count()).select_from(Order).where(Order.bot_id == bot.id)) or 0
             fills = session.scalar(

@@ -10,6 +10,7 @@ from tradesim.celery_app import app
 from tradesim.domain.enums import Market
 from tradesim.errors import TemporaryError
 from tradesim.services.scanner import scan_market
+from tradesim.services.symbol_cache import cached_symbols
 from tradesim.strategy.signals import SignalConfig
 from tradesim.tasks import runtime
 from tradesim.tasks.retrying import backoff_seconds
@@ -24,7 +25,10 @@ def scan_binance_market(self: Task) -> dict[str, Any]:
     settings = current.settings
     exchange = current.exchange
     try:
-        listed = [info for info in exchange.exchange_info(Market.SPOT) if info.status == "TRADING"]
+        # The warmup keeps the symbols in Redis for readers like this one; the exchange is asked only on a miss.
+        cached = cached_symbols(current.redis, Market.SPOT)
+        listed = cached if cached is not None else exchange.exchange_info(Market.SPOT)
+        trading = [info for info in listed if info.status == "TRADING"]
         with current.sessions() as session:
             result = scan_market(
                 session,
@@ -33,8 +37,8 @@ def scan_binance_market(self: Task) -> dict[str, Any]:
                 top=settings.top_pairs,
                 interval=settings.binance_interval,
                 config=SignalConfig(min_confidence=settings.min_confidence),
-                tick_sizes={info.symbol: info.tick_size for info in listed},
-                tradable=[info.symbol for info in listed],
+                tick_sizes={info.symbol: info.tick_size for info in trading},
+                tradable=[info.symbol for info in trading],
             )
             session.commit()
     except TemporaryError as exc:
