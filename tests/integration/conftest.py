@@ -1,17 +1,30 @@
-"""Integration fixtures: a redis-server of the session's own and real celery worker processes."""
+"""Integration fixtures: a redis-server of the session's own, PostgreSQL, the simulator served and real workers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
-from tests.integration.support import CeleryWorker, RedisServer
-from tests.local_services import free_port, redis_server_binary
+from tests import factories
+from tests.conftest import fresh_postgres_database
+from tests.integration.celery_setup_fixtures import *  # noqa: F403
+from tests.integration.support import CeleryWorker, RedisServer, SimServer
+from tests.local_services import POSTGRES_ADMIN_URL, REQUIRE_SERVICES, free_port, port_open, redis_server_binary
+from tradesim.db import migrate
+from tradesim.db.models import Base
+from tradesim.db.session import make_engine, session_factory
 
 WORKERS = pytest.StashKey[list[CeleryWorker]]()
+SIMULATORS = pytest.StashKey[list[SimServer]]()
+API_KEY, API_SECRET = "integration-key", "integration-secret"
+# Short limits so hung and killed tasks resolve in seconds. The visibility timeout must outlast the
+# hard limit, the bot lock (hard limit + 5 s) and every retry countdown, or Redis redelivers early.
+TIME_LIMITS = {"TASK_SOFT_TIME_LIMIT": "3", "TASK_TIME_LIMIT": "5", "CELERY_VISIBILITY_TIMEOUT": "12"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,6 +39,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed:
         for worker in item.stash.get(WORKERS, []):
             report.sections.append((f"celery worker {worker.hostname} log", worker.log()[-20_000:]))
+        for simulator in item.stash.get(SIMULATORS, []):
+            report.sections.append((f"simulator {simulator.url} log", simulator.log()[-5_000:]))
     return report
 
 
@@ -45,15 +60,76 @@ def redis_db(redis_server: RedisServer) -> int:
     return 0
 
 
+@pytest.fixture(scope="session")
+def integration_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PostgreSQL in a fresh database for the session; SQLite only when PostgreSQL is absent and not required."""
+    if port_open(POSTGRES_ADMIN_URL) or REQUIRE_SERVICES:
+        with fresh_postgres_database("integration") as url:
+            engine = make_engine(url)
+            migrate.upgrade(engine)
+            engine.dispose()
+            yield url
+        return
+    path = tmp_path_factory.mktemp("sqlite") / "integration.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield f"sqlite:///{path}"
+
+
 @pytest.fixture
-def worker_env(redis_server: RedisServer, redis_db: int, tmp_path: Path) -> dict[str, str]:
-    """The environment a worker subprocess reads its settings from."""
+def integration_engine(integration_database_url: str) -> Iterator[Engine]:
+    """An engine on the session's database, emptied after each test."""
+    engine = make_engine(integration_database_url)
+    yield engine
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(integration_engine: Engine) -> Iterator[Session]:
+    """A session on the integration database with the factories bound to it; commit to let workers see rows."""
+    with session_factory(integration_engine)() as session:
+        factories.bind(session)
+        yield session
+        session.rollback()
+
+
+@pytest.fixture
+def start_sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., SimServer]]:
+    """Start ``tradesim sim serve`` with the test account (and a fault plan); stopped after the test."""
+    started: list[SimServer] = []
+    request.node.stash[SIMULATORS] = started
+
+    def start(faults: Mapping[str, object] | None = None, usdt: str = "10000000") -> SimServer:
+        account = {"api_key": API_KEY, "secret": API_SECRET, "spot": {"USDT": usdt}, "futures_wallet": usdt}
+        simulator = SimServer(tmp_path / f"sim{len(started)}", [account], faults)
+        started.append(simulator)
+        return simulator.start()
+
+    yield start
+    for simulator in started:
+        simulator.stop()
+
+
+@pytest.fixture
+def worker_env(redis_server: RedisServer, redis_db: int, integration_database_url: str) -> dict[str, str]:
+    """The environment a worker subprocess reads its settings from; tests add EXCHANGE_URL for their simulator."""
     return {
         "CELERY_BROKER_URL": redis_server.url(redis_db),
         "CELERY_RESULT_BACKEND": redis_server.url(redis_db),
         "REDIS_URL": redis_server.url(redis_db + 1),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+        "DATABASE_URL": integration_database_url,
         "EXCHANGE_URL": "sim://",
+        "BINANCE_API_KEY": API_KEY,
+        "BINANCE_API_SECRET": API_SECRET,
+        **TIME_LIMITS,
     }
 
 
@@ -65,8 +141,9 @@ def start_worker(
     started: list[CeleryWorker] = []
     request.node.stash[WORKERS] = started
 
-    def start(name: str = "w1", **options: Any) -> CeleryWorker:
-        worker = CeleryWorker(name, env=worker_env, logfile=tmp_path / f"{name}.log", **options)
+    def start(name: str = "w1", env: Mapping[str, str] | None = None, **options: Any) -> CeleryWorker:
+        environment = {**worker_env, **(env or {})}
+        worker = CeleryWorker(name, env=environment, logfile=tmp_path / f"{name}.log", **options)
         started.append(worker)
         return worker.start()
 

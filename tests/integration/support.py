@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,9 @@ import psutil
 import redis
 
 READY_TIMEOUT = 60.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# tradesim's app plus the test timings and the limit-ignoring task (tests/integration/worker_app.py).
+WORKER_APP = "tests.integration.worker_app"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
@@ -97,6 +101,7 @@ class CeleryWorker:
         logfile: Path,
         queues: Sequence[str] = ("maintenance",),
         concurrency: int = 1,
+        app: str = WORKER_APP,
     ) -> None:
         self.name = name
         self.hostname = f"{name}@tradesim-test"
@@ -104,13 +109,14 @@ class CeleryWorker:
         self.logfile = logfile
         self.queues = queues
         self.concurrency = concurrency
+        self.app = app
         self.process: subprocess.Popen[bytes] | None = None
         self.pids: list[int] = []
         self.returncode: int | None = None
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "tradesim.celery_app", "worker",
+            sys.executable, "-m", "celery", "-A", self.app, "worker",
             "-P", "prefork", "-c", str(self.concurrency), "-Q", ",".join(self.queues),
             "-n", self.hostname, "-l", "INFO", "--logfile", str(self.logfile),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -122,7 +128,12 @@ class CeleryWorker:
     def start(self) -> CeleryWorker:
         environment = {**os.environ, **self.env}
         self.process = subprocess.Popen(
-            self.command(), env=environment, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            self.command(),
+            env=environment,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_for(self._ready, READY_TIMEOUT, f"worker {self.hostname} to be ready")
@@ -135,6 +146,18 @@ class CeleryWorker:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"worker {self.hostname} exited with {self.process.returncode}; log:\n{self.log()}")
         return f"{self.hostname} ready." in self.log()
+
+    def children(self) -> list[psutil.Process]:
+        """The pool's child processes, as the main process sees them now."""
+        assert self.process is not None, f"worker {self.hostname} is not running"
+        return psutil.Process(self.process.pid).children()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool), as a lost machine or the OOM killer would."""
+        assert self.process is not None, f"worker {self.hostname} is not running"
+        self.pids = stop_process_group(self.process, grace=0)
+        self.returncode = self.process.returncode
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None:
@@ -149,3 +172,58 @@ class CeleryWorker:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class SimServer:
+    """``tradesim sim serve`` as a subprocess on a free port, with its accounts and an optional fault plan."""
+
+    def __init__(self, workdir: Path, accounts: Sequence[Mapping[str, object]], faults: Mapping[str, object] | None):
+        self.workdir = workdir
+        self.accounts = accounts
+        self.faults = faults
+        self.url = ""
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def exchange_url(self) -> str:
+        return self.url.replace("http://", "sim+http://", 1)
+
+    def start(self) -> SimServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        accounts = self.workdir / "accounts.json"
+        accounts.write_text(json.dumps({"accounts": list(self.accounts)}))
+        command = [
+            sys.executable,
+            "-m",
+            "tradesim.cli",
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--accounts-file",
+            str(accounts),
+        ]
+        if self.faults is not None:
+            plan = self.workdir / "faults.json"
+            plan.write_text(json.dumps(self.faults))
+            command += ["--faults", str(plan)]
+        log = (self.workdir / "sim.log").open("w")
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline().strip()
+        if not first.startswith("serving on http://"):
+            self.stop()
+            raise RuntimeError(f"tradesim sim serve did not start: {first!r}\n{self.log()}")
+        self.url = first.removeprefix("serving on ")
+        return self
+
+    def log(self) -> str:
+        path = self.workdir / "sim.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, grace=10)  # type: ignore[arg-type]
+            self.process = None

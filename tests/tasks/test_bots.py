@@ -130,17 +130,40 @@ def test_the_same_tick_twice_trades_once(task_world: TaskWorld, session: Session
     assert len(runs(session)) == 1
 
 
-def test_a_tick_whose_bot_is_locked_by_another_worker_does_nothing(
+def test_a_tick_whose_bot_stays_locked_waits_then_gives_up_without_trading(
     task_world: TaskWorld, session: Session, bot: Bot
 ) -> None:
     held = task_world.redis.lock(lock_name(bot.id), timeout=60)
     assert held.acquire(blocking=False)
 
-    result = run_bot_task.run(bot.id, TICK)
+    # Eager retries run at once, so the lock never frees: every wait is spent, then the tick is given up.
+    result = run_bot_task.apply(args=(bot.id, TICK)).get()
 
     assert result["outcome"] == "locked"
+    assert result["error"] == "the bot's lock stayed busy"
     assert runs(session) == []
     assert orders(session) == 0
+
+
+def test_a_locked_tick_is_retried_once_the_lock_can_have_expired(
+    task_world: TaskWorld, session: Session, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = task_world.redis.lock(lock_name(bot.id), timeout=20)
+    assert held.acquire(blocking=False)
+    countdowns: list[float] = []
+
+    def record_retry(*args: Any, countdown: float, **kwargs: Any) -> Any:
+        countdowns.append(countdown)
+        raise RuntimeError("retry requested")
+
+    monkeypatch.setattr(run_bot_task, "retry", record_retry)
+
+    with pytest.raises(RuntimeError, match="retry requested"):
+        run_bot_task.run(bot.id, TICK)
+
+    (countdown,) = countdowns
+    assert 19 < countdown <= 21  # the lock's remaining time, plus up to a second of jitter
+    assert runs(session) == []
 
 
 def test_temporary_errors_are_retried_and_the_retry_continues_the_same_run(

@@ -23,7 +23,11 @@ from tradesim.tasks.retrying import backoff_seconds
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 3
-LOCK_MARGIN_SECONDS = 30
+# The lock outlives the hard time limit by this much: the child is killed at the limit, and a lock
+# left by a killed child must expire soon after, since the redelivered tick waits for it.
+LOCK_MARGIN_SECONDS = 5
+# A busy lock is waited for this many times (on top of MAX_RETRIES) before the tick is given up.
+LOCK_WAITS = 3
 
 
 def lock_name(bot_id: int) -> str:
@@ -79,8 +83,7 @@ def run_bot_task(self: Task, bot_id: int, tick: str) -> dict[str, Any]:
         lock_name(bot_id), timeout=current.settings.task_time_limit + LOCK_MARGIN_SECONDS, blocking=False
     )
     if not lock.acquire():
-        log.info("bot %d tick %s: another worker holds the bot's lock", bot_id, tick)
-        return {"bot_id": bot_id, "tick": tick_at.isoformat(), "outcome": "locked", "error": None}
+        return _wait_for_lock(self, bot_id, tick_at)
     retry: float | None = None
     try:
         outcome = run_tick(current.sessions, current.exchange, bot_id, tick_at, current.now())
@@ -103,3 +106,20 @@ def run_bot_task(self: Task, bot_id: int, tick: str) -> dict[str, Any]:
         log.info("bot %d tick %s: %s; retry in %.1f s", bot_id, tick, error, retry)
         raise self.retry(exc=error, countdown=retry)
     return outcome.as_json()
+
+
+def _wait_for_lock(task: Task, bot_id: int, tick_at: datetime) -> dict[str, Any]:
+    """Retry once the bot's lock has expired, or give the tick up after ``LOCK_WAITS`` waits.
+
+    The holder is another tick of this bot — still running, or killed with its worker (acks_late
+    redelivers the message while the dead worker's lock lives on). Waiting, not skipping, is what
+    completes a redelivered tick; if the holder was this very tick, the retry finds its run done.
+    """
+    stamp = tick_at.isoformat()
+    if task.request.retries >= MAX_RETRIES + LOCK_WAITS:
+        log.warning("bot %d tick %s: the bot's lock stayed busy; tick given up", bot_id, stamp)
+        return {"bot_id": bot_id, "tick": stamp, "outcome": "locked", "error": "the bot's lock stayed busy"}
+    remaining_ms = runtime.current().redis.pttl(lock_name(bot_id))
+    wait = max(remaining_ms, 0) / 1000 + backoff_seconds(0, base=1.0)
+    log.info("bot %d tick %s: another worker holds the bot's lock; retry in %.1f s", bot_id, stamp, wait)
+    raise task.retry(countdown=wait, max_retries=MAX_RETRIES + LOCK_WAITS)
