@@ -58,12 +58,13 @@ def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> list[i
 
 
 class RedisServer:
-    """A ``redis-server`` on a port of its own, without persistence, that a test may stop and restart."""
+    """A ``redis-server`` on a port of its own (persistent on request) that a test may stop and restart."""
 
-    def __init__(self, binary: str, port: int, workdir: Path) -> None:
+    def __init__(self, binary: str, port: int, workdir: Path, persistent: bool = False) -> None:
         self.binary = binary
         self.port = port
         self.workdir = workdir
+        self.persistent = persistent  # an append-only file, fsynced on every write, survives a restart
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0) -> str:
@@ -74,7 +75,8 @@ class RedisServer:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         command += ["--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")]
         self.process = subprocess.Popen(command, start_new_session=True)
         wait_for(self._answers, 10, f"redis-server on port {self.port}")
