@@ -397,3 +397,30 @@ def test_a_closed_client_sends_nothing(client: BinanceClient, rsps: responses.Re
     with pytest.raises(InvalidRequest, match="closed"):
         client.ticker_prices(Market.SPOT)
     assert paths(rsps) == []
+
+
+def test_exchange_info_is_fetched_once_per_ttl(
+    client: BinanceClient, rsps: responses.RequestsMock, time: FakeTime
+) -> None:
+    served = rsps.get(f"{SPOT}/api/v3/exchangeInfo", json=json.loads(fixture_text("spot_exchange_info")))
+
+    first = client.exchange_info(Market.SPOT)
+    time.advance(299)
+    again = client.exchange_info(Market.SPOT)
+    time.advance(1)
+    client.exchange_info(Market.SPOT)
+
+    assert served.call_count == 2  # the first call, then once the 300 s had passed
+    assert again == first
+    again.clear()  # a caller's list is its own: the kept answer is not changed
+    assert client.exchange_info(Market.SPOT) == first
+
+
+def test_exchange_info_is_not_kept_with_a_zero_ttl(time: FakeTime, rsps: responses.RequestsMock) -> None:
+    served = rsps.get(f"{SPOT}/api/v3/exchangeInfo", json=json.loads(fixture_text("spot_exchange_info")))
+    client = make_client(time, symbols_ttl_s=0)
+
+    client.exchange_info(Market.SPOT)
+    client.exchange_info(Market.SPOT)
+
+    assert served.call_count == 2

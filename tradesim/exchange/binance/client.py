@@ -88,7 +88,7 @@ class BinanceClient:
     ``rate_limits``, ``pace_at``, ``max_pace_wait_s`` and ``time_sync`` (False
     for ``tradesim sim serve``, which checks recvWindow against the wall
     clock), and ``placement.Placement`` for ``lookup_delays_s`` and
-    ``check_before_place``.
+    ``check_before_place``. ``symbols_ttl_s`` is how long an exchangeInfo answer is kept.
     """
 
     def __init__(
@@ -110,7 +110,13 @@ class BinanceClient:
         lookup_delays_s: Sequence[float] = (0.5, 1.0, 2.0),
         check_before_place: bool = True,
         time_sync: bool = True,
+        symbols_ttl_s: float = 300.0,
     ) -> None:
+        if symbols_ttl_s < 0:
+            raise ValueError(f"symbols_ttl_s must be >= 0, got {symbols_ttl_s}")
+        self._symbols_ttl_s = symbols_ttl_s
+        self._monotonic = monotonic
+        self._symbols: dict[tuple[Market, bool], tuple[float, list[SymbolInfo]]] = {}
         self._transport = Transport(
             BaseUrls(spot_base_url, futures_base_url),
             api_key,
@@ -173,15 +179,26 @@ class BinanceClient:
         """Every symbol with its filters; futures symbols carry leverage brackets when ``brackets``.
 
         ``brackets`` defaults to "when this client has keys" (``/fapi/v1/leverageBracket`` is signed).
-        The answer's ``rateLimits`` become the limits the transport paces by.
+        The answer's ``rateLimits`` become the limits the transport paces by. The answer is kept for
+        ``symbols_ttl_s`` (0: not kept): exchangeInfo weighs 20, and a bot tick asks for it every minute.
         """
+        wanted = brackets if brackets is not None else self._transport.has_credentials
+        kept = self._symbols.get((market, wanted))
+        now = self._monotonic()
+        if kept is not None and now < kept[0]:
+            return list(kept[1])
+        infos = self._fetch_symbols(market, wanted)
+        if self._symbols_ttl_s > 0:
+            self._symbols[(market, wanted)] = (now + self._symbols_ttl_s, infos)
+        return list(infos)
+
+    def _fetch_symbols(self, market: Market, brackets: bool) -> list[SymbolInfo]:
         route = ROUTES[market].exchange_info
         payload = self._call(market, route)
         context = f"{market} {route}"
         infos = self._read(context, parse_symbols.symbols, payload, market)
         self._transport.set_rate_limits(market, self._read(context, parse_symbols.rate_limits, payload))
-        wanted = brackets if brackets is not None else self._transport.has_credentials
-        if market is Market.FUTURES and wanted:
+        if market is Market.FUTURES and brackets:
             answer = self._call(Market.FUTURES, LEVERAGE_BRACKET, has_symbol=False)
             by_symbol = self._read(f"futures {LEVERAGE_BRACKET}", parse_symbols.leverage_brackets, answer)
             infos = [replace(info, brackets=by_symbol.get(info.symbol, ())) for info in infos]
