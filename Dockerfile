@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The tradesim image: the CLI, Celery workers and beat, the simulator server, and the integration suite.
 #
-# Two stages. The builder installs tradesim with its test extra into a virtualenv; the runtime stage copies
+# Stages: the builder installs tradesim with its test extra into a virtualenv; the base stage copies
 # only that virtualenv, so pip, its cache, the build backend and the source tree stay out of the final image.
 # The test extra is in because docker-compose.test.yml runs pytest in this same image. On x86_64 every
 # dependency ships manylinux wheels for CPython 3.11 (TA-Lib included), so no compiler is installed.
@@ -25,7 +25,7 @@ COPY tradesim ./tradesim
 # hadolint ignore=DL3013
 RUN pip install ".[test]"
 
-FROM ${PYTHON_IMAGE} AS runtime
+FROM ${PYTHON_IMAGE} AS base
 # A fixed uid, so volumes and orchestrators (runAsNonRoot, runAsUser) can rely on it.
 RUN groupadd --system --gid 10001 tradesim \
     && useradd --system --uid 10001 --gid tradesim --no-create-home \
@@ -45,3 +45,16 @@ COPY pyproject.toml ./
 COPY tests ./tests
 USER 10001:10001
 CMD ["tradesim", "--help"]
+
+# The integration suite's image (docker-compose.test.yml's `tests` service): the runtime plus redis-server,
+# which the process-level tests start on ports of their own so they can kill and restart it.
+FROM base AS test
+USER root
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends redis-server \
+    && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
+
+# The runtime image, and the default target: the base as it is.
+FROM base AS runtime

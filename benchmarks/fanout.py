@@ -12,11 +12,11 @@ Run:  .venv/bin/python -m benchmarks.fanout [--noop 10000] [--bots 1000,10000] [
    is sent; done when every bot has a finished BotRun for its tick (PostgreSQL polled).
 3. ``--profile`` ticks run in this process under cProfile (``run_tick``, no Celery).
 
-A tick also weighs 22 on the IP (exchangeInfo 20, klines 2) against Binance's 6,000 a minute, paced by
-the client at 85 %: about 230 ticks a minute. So the simulator serves every rate limit x ``--limit-scale``
-(the venue and wire app of ``tradesim sim serve``, started from this module); ``--limit-scale 1`` runs
-``tradesim sim serve`` itself. Redis: 127.0.0.1:6379 db 12 (broker) and 13 (results, locks), flushed
-before and after, or a redis-server of its own. Every process is stopped and the database dropped.
+A tick weighs 2 on the IP (klines; exchangeInfo, 20, is kept by the client for 5 minutes) against
+Binance's 6,000 a minute, paced by the client at 85 %: about 2,500 ticks a minute. So ``tradesim sim
+serve`` runs with ``--rate-limit-scale`` = ``--limit-scale`` (every limit x that; 1: Binance's own).
+Redis: 127.0.0.1:6379 db 12 (broker) and 13 (results, locks), flushed before and after, or a
+redis-server of its own. Every process is stopped and the database dropped.
 """
 
 from __future__ import annotations
@@ -93,46 +93,6 @@ class Phase:
     @property
     def rate(self) -> float:
         return self.tasks / self.seconds
-
-
-class LiftedLimitSim(SimServer):
-    """The venue and wire app of ``tradesim sim serve``, served by this module with every rate limit x ``scale``."""
-
-    def __init__(self, workdir: Path, accounts: list[dict[str, object]], scale: int) -> None:
-        super().__init__(workdir, accounts, None)
-        self.scale = scale
-
-    def start(self) -> LiftedLimitSim:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        accounts = self.workdir / "accounts.json"
-        accounts.write_text(json.dumps({"accounts": list(self.accounts)}))
-        command = [sys.executable, "-m", "benchmarks.fanout", "--serve-sim", str(accounts)]
-        command += ["--limit-scale", str(self.scale)]
-        log = (self.workdir / "sim.log").open("w")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline().strip()
-        if not first.startswith("serving on http://"):
-            self.stop()
-            raise RuntimeError(f"simulator did not start: {first!r}\n{self.log()}")
-        self.url = first.removeprefix("serving on ")
-        return self
-
-
-def serve_lifted_sim(accounts_file: Path, scale: int) -> None:
-    """What ``tradesim sim serve --accounts-file`` runs, with ``RateLimiter(scale=scale)``."""
-    from tradesim.clock import WallClock
-    from tradesim.exchange_sim import serving
-    from tradesim.exchange_sim.ratelimit import RateLimiter
-    from tradesim.exchange_sim.wire.app import BinanceWireApp
-    from tradesim.exchange_sim.wire.server import run_forever
-    from tradesim.exchange_sim.wire.signing import WallTime
-
-    venue = serving.build_venue(WallClock(), 0, serving.load_accounts(accounts_file))
-    venue.rate_limiter = RateLimiter(scale=scale)
-    run_forever(BinanceWireApp(venue, time_source=WallTime()), "127.0.0.1", 0)
 
 
 # Services -----------------------------------------------------------------------------------------
@@ -398,11 +358,7 @@ def main() -> None:
     parser.add_argument("--limit-scale", type=int, default=1000, help="Simulator rate limits x this; 1: sim serve.")
     parser.add_argument("--profile", type=int, default=300, help="cProfile this many ticks in-process (0: none).")
     parser.add_argument("--keep", type=Path, help="Keep the worker and simulator logs in this folder.")
-    parser.add_argument("--serve-sim", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_sim is not None:
-        serve_lifted_sim(args.serve_sim, args.limit_scale)
-        return
 
     executable = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
     command = shlex.join([executable, "-m", "benchmarks.fanout", *sys.argv[1:]])
@@ -415,9 +371,7 @@ def main() -> None:
         port, redis_process = redis_port(stack, work)
         url = fresh_database(stack)
         sim_dir = work / "sim"
-        sim = SimServer(sim_dir, [ACCOUNT], None)
-        if args.limit_scale != 1:
-            sim = LiftedLimitSim(sim_dir, [ACCOUNT], args.limit_scale)
+        sim = SimServer(sim_dir, [ACCOUNT], None, ("--rate-limit-scale", str(args.limit_scale)))
         sim.start()
         stack.callback(sim.stop)
         env = {

@@ -133,6 +133,7 @@ def test_the_installed_script_prints_no_traceback_for_a_bad_setting(tmp_path: Pa
         (["--clock", "fixed"], "--clock fixed needs --start"),
         (["--clock", "fixed", "--start", "yesterday"], "--start: expected an ISO-8601 time"),
         (["--clock", "fixed", "--start", "2026-01-05T00:00:00"], "--start: expected a time with a zone"),
+        (["--rate-limit-scale", "0"], "--rate-limit-scale: expected a number above 0, got 0"),
     ],
 )
 def test_sim_serve_refuses_bad_options_in_one_line(runner: CliRunner, arguments: list[str], expected: str) -> None:
@@ -147,5 +148,5 @@ def test_sim_serve_help_names_its_options(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["sim", "serve", "--help"])
 
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--seed", "--account", "--accounts-file", "--faults", "--clock"):
+    for option in ("--host", "--port", "--seed", "--account", "--accounts-file", "--faults", "--clock", "--rate-limit"):
         assert option in result.output

@@ -122,9 +122,19 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def final_stage() -> list[tuple[str, str]]:
+    """The final stage's instructions, preceded by those of the stages it is built ``FROM``."""
     instructions = dockerfile_instructions()
-    last_from = max(index for index, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
+    starts = [index for index, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    stages = [instructions[start:end] for start, end in zip(starts, [*starts[1:], len(instructions)], strict=True)]
+    by_alias = {}
+    for stage in stages:
+        words = stage[0][1].split()
+        if len(words) == 3 and words[1].upper() == "AS":
+            by_alias[words[2]] = stage
+    chain = stages[-1]
+    while (parent := chain[0][1].split()[0]) in by_alias:
+        chain = by_alias.pop(parent) + chain
+    return chain
 
 
 def test_the_tradesim_services_are_the_ones_the_harness_needs() -> None:
@@ -242,6 +252,25 @@ def test_tests_service_runs_the_integration_suite_against_the_compose_services()
     assert variables["TRADESIM_REQUIRE_SERVICES"] == "1"
     assert variables["TRADESIM_INTEGRATION_TARGET"] == "compose"
     assert set(service["depends_on"]) == set(SERVICES) - {"tests"}
+    # test_deployment.py reaches the stack where its own services do.
+    assert variables["TRADESIM_DEPLOYED_BROKER_URL"] == variables["CELERY_BROKER_URL"]
+    assert variables["TRADESIM_DEPLOYED_REDIS_URL"] == variables["REDIS_URL"]
+    assert variables["TRADESIM_DEPLOYED_DATABASE_URL"] == variables["DATABASE_URL"]
+    assert variables["TRADESIM_DEPLOYED_SIM_URL"] == variables["EXCHANGE_URL"].removeprefix("sim+")
+    assert variables["TRADESIM_DEPLOYED_API_KEY"] == variables["BINANCE_API_KEY"]
+    assert variables["TRADESIM_DEPLOYED_API_SECRET"] == variables["BINANCE_API_SECRET"]
+
+
+def test_tests_service_builds_the_stage_that_carries_redis_server() -> None:
+    target = SERVICES["tests"]["build"]["target"]
+    instructions = dockerfile_instructions()
+    starts = [index for index, (keyword, arguments) in enumerate(instructions) if keyword == "FROM"]
+    (start,) = [index for index in starts if instructions[index][1].split()[-1] == target]
+    end = min([index for index in starts if index > start], default=len(instructions))
+    runs = " ".join(arguments for keyword, arguments in instructions[start:end] if keyword == "RUN")
+
+    assert "install" in runs
+    assert "redis-server" in runs
 
 
 @pytest.mark.parametrize("name", sorted(name for name, service in SERVICES.items() if service.get("ports")))

@@ -165,6 +165,13 @@ def sim() -> None:
 @click.option(
     "--replay", "replays", multiple=True, metavar="MARKET:SYMBOL=CSV", help="Replay a Binance kline CSV (repeatable)."
 )
+@click.option(
+    "--rate-limit-scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Multiply every Binance rate limit (load tests through one account); 1 is Binance's own.",
+)
 @reports_errors
 def serve(
     host: str,
@@ -176,6 +183,7 @@ def serve(
     clock: str,
     start: str | None,
     replays: tuple[str, ...],
+    rate_limit_scale: float,
 ) -> None:
     """Serve the simulator over HTTP with Binance's REST wire (stops cleanly on SIGTERM)."""
     from tradesim.clock import SimClock, WallClock
@@ -184,6 +192,8 @@ def serve(
     from tradesim.exchange_sim.wire.server import run_forever
     from tradesim.exchange_sim.wire.signing import WallTime
 
+    if not rate_limit_scale > 0:
+        fail(f"--rate-limit-scale: expected a number above 0, got {rate_limit_scale:g}", exit_code=2)
     try:
         specs = [serving.parse_account_option(text) for text in accounts]
         if accounts_file is not None:
@@ -191,7 +201,7 @@ def serve(
         plan = serving.load_fault_plan(faults) if faults is not None else None
         replayed = dict(serving.parse_replay_option(text) for text in replays)
         venue_clock = WallClock() if clock == "wall" else SimClock(_parse_start(start))
-        venue = serving.build_venue(venue_clock, seed, specs, plan, replays=replayed)
+        venue = serving.build_venue(venue_clock, seed, specs, plan, replays=replayed, rate_limit_scale=rate_limit_scale)
     except serving.ServeConfigError as exc:
         fail(str(exc), exit_code=2)
     # Clients sign with their own wall clock, so recvWindow is checked against it.

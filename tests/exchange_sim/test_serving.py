@@ -102,6 +102,18 @@ def test_build_venue_opens_every_account_on_both_markets() -> None:
     assert venue.secret_for("unknown") is None
 
 
+def test_build_venue_scales_every_rate_limit_and_announces_the_scaled_ones() -> None:
+    clock = SimClock(Venue.at("2026-01-05T00:00:00Z").clock.now())
+
+    plain = build_venue(clock, 1, [], spot_symbols=["BTCUSDT"], futures_symbols=["BTCUSDT"])
+    lifted = build_venue(clock, 1, [], spot_symbols=["BTCUSDT"], futures_symbols=["BTCUSDT"], rate_limit_scale=100)
+
+    for market in Market:
+        binance = {limit.key: limit.limit for limit in plain.rate_limiter.rate_limits(market)}
+        scaled = {limit.key: limit.limit for limit in lifted.rate_limiter.rate_limits(market)}
+        assert scaled == {key: value * 100 for key, value in binance.items()}
+
+
 def replay_file(tmp_path: Path) -> tuple[Path, list[Candle]]:
     """Ten minutes of BTCUSDT taken from a synthetic venue, written as Binance's kline CSV."""
     source = Venue.at("2026-01-05T00:00:00Z", seed=9, spot_symbols=["BTCUSDT"], futures_symbols=["BTCUSDT"])

@@ -7,6 +7,8 @@
 - ``docker``: broker and result backend are pytest-celery's own Redis containers (its default clusters, with the
   broker/backend matrix pinned to Redis so every test runs once). The worker stays a local prefork process
   connected to them: tradesim has no worker image for pytest-celery to run yet.
+- ``compose``: inside docker-compose.test.yml's ``tests`` service. ``celery_setup`` runs as ``local`` (the
+  image carries redis-server); ``test_deployment.py`` talks to the stack's own services instead.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from tradesim.celery_app import celery_config
 from tradesim.config import load_settings
 
 TARGET_VARIABLE = "TRADESIM_INTEGRATION_TARGET"
-TARGETS = ("local", "docker")
+TARGETS = ("local", "docker", "compose")
 TARGET = os.environ.get(TARGET_VARIABLE, "local") or "local"
 if TARGET not in TARGETS:
     raise pytest.UsageError(f"{TARGET_VARIABLE}={TARGET!r}: expected one of {', '.join(TARGETS)}")
@@ -81,7 +83,7 @@ def celery_worker_cluster(
     node.teardown()
 
 
-if TARGET == "local":
+if TARGET in ("local", "compose"):
 
     @pytest.fixture
     def celery_broker_cluster(redis_server: RedisServer, redis_db: int) -> Iterator[CeleryBrokerCluster]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.conftest import fresh_postgres_database
 from tests.integration.celery_setup_fixtures import *  # noqa: F403
-from tests.integration.support import CeleryWorker, RedisServer, SimServer
+from tests.integration.support import BeatProcess, CeleryWorker, RedisServer, SimServer
 from tests.local_services import POSTGRES_ADMIN_URL, REQUIRE_SERVICES, free_port, port_open, redis_server_binary
 from tradesim.db import migrate
 from tradesim.db.models import Base
 from tradesim.db.session import make_engine, session_factory
 
 WORKERS = pytest.StashKey[list[CeleryWorker]]()
+BEATS = pytest.StashKey[list[BeatProcess]]()
 SIMULATORS = pytest.StashKey[list[SimServer]]()
 API_KEY, API_SECRET = "integration-key", "integration-secret"
 # Short limits so hung and killed tasks resolve in seconds. The visibility timeout must outlast the
@@ -39,6 +40,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed:
         for worker in item.stash.get(WORKERS, []):
             report.sections.append((f"celery worker {worker.hostname} log", worker.log()[-20_000:]))
+        for beat in item.stash.get(BEATS, []):
+            report.sections.append(("celery beat log", beat.log()))
         for simulator in item.stash.get(SIMULATORS, []):
             report.sections.append((f"simulator {simulator.url} log", simulator.log()[-5_000:]))
     return report
@@ -107,9 +110,11 @@ def start_sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     started: list[SimServer] = []
     request.node.stash[SIMULATORS] = started
 
-    def start(faults: Mapping[str, object] | None = None, usdt: str = "10000000") -> SimServer:
+    def start(
+        faults: Mapping[str, object] | None = None, usdt: str = "10000000", options: Sequence[str] = ()
+    ) -> SimServer:
         account = {"api_key": API_KEY, "secret": API_SECRET, "spot": {"USDT": usdt}, "futures_wallet": usdt}
-        simulator = SimServer(tmp_path / f"sim{len(started)}", [account], faults)
+        simulator = SimServer(tmp_path / f"sim{len(started)}", [account], faults, options)
         started.append(simulator)
         return simulator.start()
 
@@ -150,3 +155,21 @@ def start_worker(
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def start_beat(
+    request: pytest.FixtureRequest, worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., BeatProcess]]:
+    """Start beat processes with the workers' settings (plus overrides); each is stopped by pid after the test."""
+    started: list[BeatProcess] = []
+    request.node.stash[BEATS] = started
+
+    def start(env: Mapping[str, str] | None = None) -> BeatProcess:
+        beat = BeatProcess({**worker_env, **(env or {})}, tmp_path / f"beat{len(started)}")
+        started.append(beat)
+        return beat.start()
+
+    yield start
+    for beat in started:
+        beat.stop()

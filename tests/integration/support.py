@@ -20,6 +20,7 @@ READY_TIMEOUT = 60.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # tradesim's app plus the test timings and the limit-ignoring task (tests/integration/worker_app.py).
 WORKER_APP = "tests.integration.worker_app"
+BEAT_READY = "beat: Starting..."
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
@@ -179,10 +180,17 @@ class CeleryWorker:
 class SimServer:
     """``tradesim sim serve`` as a subprocess on a free port, with its accounts and an optional fault plan."""
 
-    def __init__(self, workdir: Path, accounts: Sequence[Mapping[str, object]], faults: Mapping[str, object] | None):
+    def __init__(
+        self,
+        workdir: Path,
+        accounts: Sequence[Mapping[str, object]],
+        faults: Mapping[str, object] | None,
+        options: Sequence[str] = (),
+    ) -> None:
         self.workdir = workdir
         self.accounts = accounts
         self.faults = faults
+        self.options = options  # more `tradesim sim serve` options, e.g. ("--rate-limit-scale", "100")
         self.url = ""
         self.process: subprocess.Popen[str] | None = None
 
@@ -209,6 +217,7 @@ class SimServer:
             plan = self.workdir / "faults.json"
             plan.write_text(json.dumps(self.faults))
             command += ["--faults", str(plan)]
+        command += self.options
         log = (self.workdir / "sim.log").open("w")
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
@@ -228,4 +237,58 @@ class SimServer:
     def stop(self) -> None:
         if self.process is not None:
             stop_process_group(self.process, grace=10)  # type: ignore[arg-type]
+            self.process = None
+
+
+class BeatProcess:
+    """``python -m tradesim.cli beat`` from the repository, its schedule file and log in ``workdir``."""
+
+    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.logfile = workdir / "beat.log"
+        self.outfile = workdir / "beat.out"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        schedule = str(self.workdir / "celerybeat-schedule")
+        return [
+            sys.executable,
+            "-m",
+            "tradesim.cli",
+            "beat",
+            "-s",
+            schedule,
+            "-l",
+            "INFO",
+            "--logfile",
+            str(self.logfile),
+        ]
+
+    def start(self) -> BeatProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.outfile.open("wb") as output:
+            self.process = subprocess.Popen(
+                self.command(),
+                env={**os.environ, **self.env},
+                cwd=REPO_ROOT,
+                start_new_session=True,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self._ready, 30, "celery beat to start")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"beat exited with {self.process.returncode}:\n{self.log()}")
+        return BEAT_READY in self.log()
+
+    def log(self) -> str:
+        parts = [path.read_text(errors="replace") for path in (self.outfile, self.logfile) if path.exists()]
+        return "\n".join(parts)[-10_000:]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, grace=10)
             self.process = None

@@ -9,26 +9,20 @@ for the next minute boundary, up to about a minute.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, cast
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import BotFactory
 from tests.integration import scenario
-from tests.integration.support import REPO_ROOT, CeleryWorker, RedisServer, SimServer, stop_process_group, wait_for
+from tests.integration.support import BeatProcess, CeleryWorker, RedisServer, SimServer, wait_for
 from tradesim.db.models import Bot, Signal
 from tradesim.domain.enums import BotStatus, RunOutcome, SignalStatus
 
-BEAT_READY = "beat: Starting..."
 SCAN_INTERVAL_SECONDS = 2
 # Ten pairs keep a scan short; any confidence counts, so a scan finds signals. A worker's first scan
 # builds the in-process venue's market data (seconds): the tests' 3 s soft limit would cut it short.
@@ -45,75 +39,6 @@ SCANS_WANTED = 3
 MINUTE_EDGE_SECONDS = 10.0
 # A dispatched tick buys on the served venue and commits its run within this many seconds.
 TICK_SECONDS = 30
-
-
-class BeatProcess:
-    """``python -m tradesim.cli beat`` from the repository, its schedule file and log in ``workdir``."""
-
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
-        self.env = env
-        self.workdir = workdir
-        self.logfile = workdir / "beat.log"
-        self.outfile = workdir / "beat.out"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        schedule = str(self.workdir / "celerybeat-schedule")
-        return [
-            sys.executable,
-            "-m",
-            "tradesim.cli",
-            "beat",
-            "-s",
-            schedule,
-            "-l",
-            "INFO",
-            "--logfile",
-            str(self.logfile),
-        ]
-
-    def start(self) -> BeatProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.outfile.open("wb") as output:
-            self.process = subprocess.Popen(
-                self.command(),
-                env={**os.environ, **self.env},
-                cwd=REPO_ROOT,
-                start_new_session=True,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(self._ready, 30, "celery beat to start")
-        return self
-
-    def _ready(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"beat exited with {self.process.returncode}:\n{self.log()}")
-        return BEAT_READY in self.log()
-
-    def log(self) -> str:
-        parts = [path.read_text(errors="replace") for path in (self.outfile, self.logfile) if path.exists()]
-        return "\n".join(parts)[-10_000:]
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process_group(self.process, grace=10)
-            self.process = None
-
-
-@pytest.fixture
-def start_beat(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., BeatProcess]]:
-    """Start beat processes with the workers' settings (plus overrides); each is stopped by pid after the test."""
-    started: list[BeatProcess] = []
-
-    def start(env: Mapping[str, str] | None = None) -> BeatProcess:
-        beat = BeatProcess({**worker_env, **(env or {})}, tmp_path / f"beat{len(started)}")
-        started.append(beat)
-        return beat.start()
-
-    yield start
-    for beat in started:
-        beat.stop()
 
 
 def wait_for_effect(condition: Callable[[], bool], timeout: float, what: str, beat: BeatProcess) -> None:

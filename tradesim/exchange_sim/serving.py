@@ -13,6 +13,7 @@ from tradesim.clock import Clock
 from tradesim.domain.enums import Market
 from tradesim.exchange_sim.candle_files import CandleFileError
 from tradesim.exchange_sim.faults import FaultPlan
+from tradesim.exchange_sim.ratelimit import RateLimiter
 from tradesim.exchange_sim.venue import Venue
 
 DEFAULT_SPOT_BALANCES = {"USDT": Decimal("10000")}
@@ -110,8 +111,13 @@ def build_venue(
     spot_symbols: Iterable[str] | None = None,
     futures_symbols: Iterable[str] | None = None,
     replays: Mapping[tuple[Market, str], Path] | None = None,
+    rate_limit_scale: float = 1,
 ) -> Venue:
-    """A venue with the given accounts open on both markets; bad replay files are ServeConfigErrors."""
+    """A venue with the given accounts open on both markets; bad replay files are ServeConfigErrors.
+
+    ``rate_limit_scale`` multiplies every Binance rate limit (and what exchangeInfo announces): a load
+    test through one account measures the system, not Binance's 100 orders per 10 s.
+    """
     try:
         venue = Venue(
             clock,
@@ -125,6 +131,8 @@ def build_venue(
         raise ServeConfigError(f"--replay: {exc}") from None
     except ValueError as exc:
         raise ServeConfigError(str(exc)) from None
+    if rate_limit_scale != 1:
+        venue.rate_limiter = RateLimiter(scale=rate_limit_scale)
     for index, spec in enumerate(accounts):
         venue.add_account(
             f"account-{index + 1}",
