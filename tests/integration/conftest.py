@@ -6,6 +6,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.conftest import fresh_postgres_database
 from tests.integration.celery_setup_fixtures import *  # noqa: F403
-from tests.integration.support import BeatProcess, CeleryWorker, RedisServer, SimServer
+from tests.integration.support import BeatProcess, CeleryWorker, RedisServer, SimServer, wait_for
 from tests.local_services import POSTGRES_ADMIN_URL, REQUIRE_SERVICES, free_port, port_open, redis_server_binary
 from tradesim.db import migrate
 from tradesim.db.models import Base
@@ -45,6 +46,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for simulator in item.stash.get(SIMULATORS, []):
             report.sections.append((f"simulator {simulator.url} log", simulator.log()[-5_000:]))
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_outlives_the_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the run if a process the suite started is still alive once every fixture has stopped its own.
+
+    Every process gets a path under the session's temporary folder on its command line (a log, a
+    schedule, an accounts file; forked pool children keep their parent's, so orphans are found too)
+    or as its working directory (redis-server rewrites its command line but runs in its --dir).
+    """
+    base = str(tmp_path_factory.getbasetemp())
+    yield
+
+    def leftovers() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter(["cmdline", "status", "cwd"]):
+            command = " ".join(process.info["cmdline"] or ())
+            ours = base in command or (process.info["cwd"] or "").startswith(base)
+            if ours and process.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        return found
+
+    try:
+        wait_for(lambda: not leftovers(), 10, "the suite's processes to exit")
+    except TimeoutError:
+        alive = leftovers()
+        described = [f"{process.pid}: {' '.join(process.cmdline())[:200]}" for process in alive]
+        for process in alive:
+            process.kill()
+        pytest.fail("processes outlived the integration suite:\n" + "\n".join(described), pytrace=False)
 
 
 @pytest.fixture(scope="session")
