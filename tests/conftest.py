@@ -25,7 +25,7 @@ BACKENDS = ("sqlite", "postgresql")
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the developer's own settings and ``.env`` out of the tests."""
     for name in list(os.environ):
-        if name.startswith(("CELERY_", "BINANCE_", "TASK_")) or name in (
+        if name.startswith(("CELERY_", "BINANCE_", "TASK_", "BEAT_", "FLOWER_")) or name in (
             "DATABASE_URL",
             "REDIS_URL",
             "EXCHANGE_URL",

@@ -71,6 +71,8 @@ def test_settings_are_frozen() -> None:
         ("DATABASE_URL", "mysql://root@localhost/db", "DATABASE_URL: expected a sqlite:// or postgresql:// URL"),
         ("TASK_SOFT_TIME_LIMIT", "180", "TASK_SOFT_TIME_LIMIT (180) below TASK_TIME_LIMIT (180)"),
         ("CELERY_VISIBILITY_TIMEOUT", "100", "CELERY_VISIBILITY_TIMEOUT (100) above TASK_TIME_LIMIT (180)"),
+        ("BEAT_LOCK_TIMEOUT", "5", "BEAT_LOCK_TIMEOUT (5) above BEAT_MAX_LOOP_INTERVAL (5; about 5x)"),
+        ("BEAT_REDIS_URL", "localhost:6379/2", "BEAT_REDIS_URL: expected a URL with scheme redis://"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_was_expected(

@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     # limit and the longest retry countdown, or long tasks run twice.
     celery_visibility_timeout: int = Field(default=3600, gt=0)
     celery_result_expires: int = Field(default=86400, gt=0)
+    # Beat's schedule store and leader lock (celery-redbeat), on a Redis DB of its own.
+    beat_redis_url: str = "redis://localhost:6379/2"
+    beat_max_loop_interval: int = Field(default=5, gt=0)
+    # About 5x the loop: a shorter lock made leaders lose it between ticks and restart (redbeat #230).
+    beat_lock_timeout: int = Field(default=25, gt=0)
+    # Flower: user:password pairs (comma-separated) and the cookie secret; both secret.
+    flower_basic_auth: SecretStr | None = None
+    flower_cookie_secret: SecretStr | None = None
 
     @field_validator("celery_broker_url")
     @classmethod
@@ -129,6 +137,11 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis(cls, value: str) -> str:
+        return _require_scheme(value, REDIS_SCHEMES)
+
+    @field_validator("beat_redis_url")
+    @classmethod
+    def _beat_redis(cls, value: str) -> str:
         return _require_scheme(value, REDIS_SCHEMES)
 
     @field_validator("exchange_url")
@@ -147,6 +160,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) below TASK_TIME_LIMIT "
                 f"({self.task_time_limit}), so the soft limit can fire first"
+            )
+        if self.beat_lock_timeout <= self.beat_max_loop_interval:
+            raise ValueError(
+                f"BEAT_LOCK_TIMEOUT ({self.beat_lock_timeout}) above BEAT_MAX_LOOP_INTERVAL "
+                f"({self.beat_max_loop_interval}; about 5x), or the leader loses its lock between ticks"
             )
         if self.celery_visibility_timeout <= self.task_time_limit:
             raise ValueError(

@@ -161,6 +161,7 @@ def worker_env(redis_server: RedisServer, redis_db: int, integration_database_ur
         "CELERY_BROKER_URL": redis_server.url(redis_db),
         "CELERY_RESULT_BACKEND": redis_server.url(redis_db),
         "REDIS_URL": redis_server.url(redis_db + 1),
+        "BEAT_REDIS_URL": redis_server.url(redis_db + 2),
         "DATABASE_URL": integration_database_url,
         "EXCHANGE_URL": "sim://",
         "BINANCE_API_KEY": API_KEY,
