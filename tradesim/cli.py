@@ -15,6 +15,7 @@ from rich.table import Table
 
 from tradesim import __version__
 from tradesim.errors import ConfigError, TradesimError
+from tradesim.monitoring import flower
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -353,6 +354,10 @@ def demo(hours: int, bot_count: int, seed: int, top_pairs: int, out: Path, no_pr
     console.print(f"{hours} simulated hours with {bot_count} bots in {run.elapsed_seconds:.1f} s of wall time")
     console.print(f"report: {report}", soft_wrap=True)
     console.print(f"database: {out / 'demo.db'}", soft_wrap=True)
+
+
+# Operator commands that live in their own modules.
+cli.add_command(flower)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
