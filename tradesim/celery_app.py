@@ -7,6 +7,7 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
+from tradesim.beat.leader import redbeat_config
 from tradesim.beat.schedule import beat_schedule
 from tradesim.config import Settings, get_settings
 
@@ -87,6 +88,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": "maintenance",
         "task_routes": TASK_ROUTES,
         "beat_schedule": beat_schedule(settings),
+        **redbeat_config(settings),
     }
 
 

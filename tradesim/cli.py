@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradesim import __version__
+from tradesim.beat.command import schedule as schedule_command
 from tradesim.errors import ConfigError, TradesimError
 from tradesim.monitoring import flower
 
@@ -358,6 +359,7 @@ def demo(hours: int, bot_count: int, seed: int, top_pairs: int, out: Path, no_pr
 
 # Operator commands that live in their own modules.
 cli.add_command(flower)
+cli.add_command(schedule_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
