@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tradesim import __version__
 from tradesim.cli import cli
 
-COMMANDS = ("version", "config", "db", "worker", "beat", "sim", "backtest", "demo", "flower", "schedule")
+COMMANDS = ("version", "config", "db", "worker", "beat", "sim", "backtest", "demo", "flower", "schedule", "notify")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from tradesim import __version__
 from tradesim.beat.command import schedule as schedule_command
 from tradesim.errors import ConfigError, TradesimError
 from tradesim.monitoring import flower
+from tradesim.relay.command import notify
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -360,6 +361,7 @@ def demo(hours: int, bot_count: int, seed: int, top_pairs: int, out: Path, no_pr
 # Operator commands that live in their own modules.
 cli.add_command(flower)
 cli.add_command(schedule_command)
+cli.add_command(notify)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
