@@ -25,7 +25,8 @@ BACKENDS = ("sqlite", "postgresql")
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the developer's own settings and ``.env`` out of the tests."""
     for name in list(os.environ):
-        if name.startswith(("CELERY_", "BINANCE_", "TASK_", "BEAT_", "FLOWER_")) or name in (
+        if name.startswith(("CELERY_", "BINANCE_", "TASK_", "BEAT_", "FLOWER_", "BOT_API_")) or name in (
+            "CREDENTIALS_KEY",
             "DATABASE_URL",
             "REDIS_URL",
             "EXCHANGE_URL",

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from tradesim.db.models import Bot, BotRun, Fill, Order, Signal
+from tradesim.db.models import Bot, BotCredentials, BotRun, Fill, Order, Signal
 from tradesim.domain.enums import (
     Market,
     OrderSide,
@@ -19,8 +19,11 @@ from tradesim.domain.enums import (
     SignalDirection,
     SignalStatus,
 )
+from tradesim.security.credentials import ApiCredentials, CredentialsCipher
 
 EPOCH = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+# CREDENTIALS_KEY of the tests: a fixed Fernet key, so sealed rows open in any test process.
+TEST_CREDENTIALS_KEY = "1VxB2ANpYBjzkT8NHl8Nc14vfh9R-jGtE1Ixn-CAZqU="
 
 
 class _RowFactory(SQLAlchemyModelFactory):
@@ -42,6 +45,36 @@ class BotFactory(_RowFactory):
     max_position_quote = Decimal("100")
     daily_loss_limit = Decimal("50")
     created_at = EPOCH
+
+
+def _with_id(bot: Bot) -> Bot:
+    """``bot`` flushed, so it has the id its credentials are sealed for."""
+    if bot.id is None:
+        session = object_session(bot)
+        assert session is not None, "the bot must be in a session (factories.bind) to seal credentials for it"
+        session.flush()
+    return bot
+
+
+class BotCredentialsFactory(_RowFactory):
+    """A bot's own API key pair, sealed with ``key`` (TEST_CREDENTIALS_KEY) as the CLI would store it."""
+
+    class Meta:
+        model = BotCredentials
+
+    class Params:
+        bot = factory.SubFactory(BotFactory)
+        api_key = factory.Sequence(lambda n: f"factory-api-key-{n:06d}")
+        api_secret = factory.Sequence(lambda n: f"factory-api-secret-{n:06d}")
+        key = TEST_CREDENTIALS_KEY
+        sealed = factory.LazyAttribute(
+            lambda o: CredentialsCipher(o.key).seal(ApiCredentials(o.api_key, o.api_secret), o.bot_id)
+        )
+
+    bot_id = factory.LazyAttribute(lambda o: _with_id(o.bot).id)
+    api_key_token = factory.LazyAttribute(lambda o: o.sealed.api_key_token)
+    api_secret_token = factory.LazyAttribute(lambda o: o.sealed.api_secret_token)
+    updated_at = EPOCH
 
 
 class BotRunFactory(_RowFactory):
@@ -100,7 +133,7 @@ class SignalFactory(_RowFactory):
     updated_at = EPOCH
 
 
-ALL = (BotFactory, BotRunFactory, OrderFactory, FillFactory, SignalFactory)
+ALL = (BotFactory, BotCredentialsFactory, BotRunFactory, OrderFactory, FillFactory, SignalFactory)
 
 
 def bind(session: Session) -> None:

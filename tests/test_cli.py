@@ -12,7 +12,10 @@ from click.testing import CliRunner
 from tradesim import __version__
 from tradesim.cli import cli
 
-COMMANDS = ("version", "config", "db", "worker", "beat", "sim", "backtest", "demo", "flower", "schedule", "notify")
+COMMANDS = (
+    "version", "config", "db", "worker", "beat", "sim", "backtest", "demo", "flower", "schedule", "notify",
+    "credentials",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -41,8 +44,8 @@ def test_db_upgrade_then_current_then_check_on_the_embedded_default(runner: CliR
 
     assert upgraded.exit_code == 0, upgraded.output
     assert (tmp_path / "tradesim.db").exists()
-    assert "empty -> 0004" in upgraded.output
-    assert "current: 0004  head: 0004" in current.output
+    assert "empty -> 0005" in upgraded.output
+    assert "current: 0005  head: 0005" in current.output
     assert (checked.exit_code, checked.output.strip()) == (0, "schema matches the models")
 
 

@@ -178,3 +178,45 @@ def test_settings_class_reads_the_seed_variable_names() -> None:
         "TASK_TIME_LIMIT",
         "TASK_SOFT_TIME_LIMIT",
     } <= names
+
+
+GOOD_FERNET_KEY = "jbJEVYripjICDA0828kHc7qPklAsTX8Au7cqKkQxWsg="
+
+
+@pytest.mark.parametrize(
+    ("value", "position"),
+    [
+        ("not-a-fernet-key", "key 1 of 1"),
+        (GOOD_FERNET_KEY[:-2], "key 1 of 1"),
+        (f"{GOOD_FERNET_KEY},also-not-a-key", "key 2 of 2"),
+        (f"{GOOD_FERNET_KEY},,{GOOD_FERNET_KEY}", "key 2 of 3"),
+    ],
+)
+def test_a_malformed_credentials_key_is_one_line_naming_the_form_and_never_the_key(
+    monkeypatch: pytest.MonkeyPatch, value: str, position: str
+) -> None:
+    monkeypatch.setenv("CREDENTIALS_KEY", value)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env_file=None)
+
+    message = str(raised.value)
+    assert raised.value.variable == "CREDENTIALS_KEY"
+    assert "CREDENTIALS_KEY: expected comma-separated Fernet keys" in message
+    assert "32 url-safe base64-encoded bytes" in message
+    assert f"{position} is not one" in message
+    assert "Fernet.generate_key()" in message
+    assert "\n" not in message
+    assert "not-a-fernet-key" not in message
+    assert "also-not-a-key" not in message
+    assert GOOD_FERNET_KEY[:-2] not in message
+
+
+def test_credentials_keys_are_secret_and_an_empty_value_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDENTIALS_KEY", f" {GOOD_FERNET_KEY} ")
+    settings = load_settings(env_file=None)
+
+    assert settings.redacted()["CREDENTIALS_KEY"] == "***"
+    assert GOOD_FERNET_KEY not in repr(settings) + str(settings)
+    monkeypatch.setenv("CREDENTIALS_KEY", "")
+    assert load_settings(env_file=None).credentials_key is None

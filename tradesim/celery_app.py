@@ -7,9 +7,11 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
+from tradesim import broker
 from tradesim.beat.leader import redbeat_config
 from tradesim.beat.schedule import beat_schedule
 from tradesim.config import Settings, get_settings
+from tradesim.redis_urls import tls_options
 
 # In priority order: a worker consuming several queues drains them in this order (queue_order_strategy).
 QUEUES = ("bots", "scanner", "notifications", "cache", "maintenance")
@@ -45,6 +47,22 @@ TASK_MODULES = (
     "tradesim.tasks.notifications",
     "tradesim.tasks.cache",
 )
+
+
+def tls_config(settings: Settings) -> dict[str, Any]:
+    """``broker_use_ssl`` / ``redis_backend_use_ssl`` from ``rediss://`` URLs (none for ``redis://``).
+
+    kombu and Celery's backend read the URL's ``ssl_*`` parameters themselves; Flower's queue view does not
+    (it rebuilds the broker URL without them), and a ``rediss://`` broker without these fails there.
+    """
+    config: dict[str, Any] = {}
+    broker = tls_options(settings.celery_broker_url)
+    if broker is not None:
+        config["broker_use_ssl"] = broker
+    backend = tls_options(settings.celery_result_backend)
+    if backend is not None:
+        config["redis_backend_use_ssl"] = backend
+    return config
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -89,11 +107,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": TASK_ROUTES,
         "beat_schedule": beat_schedule(settings),
         **redbeat_config(settings),
+        **tls_config(settings),
     }
 
 
 def create_app(settings: Settings | None = None) -> Celery:
     """A Celery app configured from ``settings`` (the environment when omitted)."""
+    # A Redis broker's lost connection must end in a reconnect, never a worker shutdown: see tradesim.broker.
+    broker.install()
     app = Celery("tradesim", include=list(TASK_MODULES))
     app.conf.update(celery_config(settings or get_settings()))
     return app

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from tradesim import __version__
 from tradesim.beat.command import schedule as schedule_command
+from tradesim.commandline import fail
 from tradesim.errors import ConfigError, TradesimError
 from tradesim.monitoring import flower
 from tradesim.relay.command import notify
+from tradesim.security.command import credentials as credentials_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
 console = Console()
-
-
-def fail(message: str, exit_code: int = 1) -> NoReturn:
-    """Print one line naming the problem and leave with ``exit_code``; never a traceback."""
-    click.echo(f"tradesim: error: {message}", err=True)
-    sys.exit(exit_code)
 
 
 def reports_errors(command: F) -> F:
@@ -65,7 +60,8 @@ def show_config() -> None:
     """Show the settings in force, with passwords and keys redacted."""
     from tradesim.config import load_settings
 
-    table = Table("variable", "value", title="tradesim settings")
+    # Folded, not cut: a rediss:// URL's TLS parameters come after its host.
+    table = Table("variable", Column("value", overflow="fold"), title="tradesim settings")
     for name, value in load_settings().redacted().items():
         table.add_row(name, "" if value is None else str(value))
     console.print(table)
@@ -362,6 +358,7 @@ def demo(hours: int, bot_count: int, seed: int, top_pairs: int, out: Path, no_pr
 cli.add_command(flower)
 cli.add_command(schedule_command)
 cli.add_command(notify)
+cli.add_command(credentials_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

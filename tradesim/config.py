@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradesim.errors import ConfigError
+from tradesim.redis_urls import redis_url_problem
 
 BinanceInterval = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]
 
@@ -34,6 +35,11 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return _REDACTED
+    scheme_end = url.find("://")
+    if scheme_end >= 0 and url.rfind("@") >= scheme_end + 3 + len(parts.netloc):
+        # An @ past the host: an unencoded / ? or # in the password ended the host early, so everything
+        # up to the last @ may be secret.
+        return f"{url[:scheme_end]}://{_REDACTED}@{url.rpartition('@')[2]}"
     netloc = parts.netloc
     changed = False
     if parts.password is not None:
@@ -52,6 +58,25 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+NEW_FERNET_KEY_HINT = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+
+
+def check_fernet_keys(keys: str) -> None:
+    """Raise ValueError (naming the position, never the key) unless ``keys`` are comma-separated Fernet keys."""
+    from cryptography.fernet import Fernet
+
+    parts = [part.strip() for part in keys.split(",")]
+    for position, part in enumerate(parts, start=1):
+        try:
+            Fernet(part.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError(
+                f"comma-separated Fernet keys (the first encrypts, all decrypt), each 32 url-safe base64-encoded "
+                f"bytes, 44 characters; key {position} of {len(parts)} is not one. Generate one with: "
+                f"{NEW_FERNET_KEY_HINT}"
+            ) from None
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'tradesim.db'}"
 
@@ -61,6 +86,14 @@ def _require_scheme(url: str, allowed: tuple[str, ...]) -> str:
     if scheme not in allowed:
         shown = redact_url(url)
         raise ValueError(f"a URL with scheme {' | '.join(s + '://' for s in allowed)}, got {shown!r}")
+    return url
+
+
+def _require_redis_url(url: str, allowed: tuple[str, ...]) -> str:
+    """``_require_scheme``, then the AUTH and TLS rules every Redis client agrees on (tradesim.redis_urls)."""
+    problem = redis_url_problem(_require_scheme(url, allowed))
+    if problem is not None:
+        raise ValueError(f"{problem}, got {redact_url(url)!r}")
     return url
 
 
@@ -123,26 +156,36 @@ class Settings(BaseSettings):
     # Flower: user:password pairs (comma-separated) and the cookie secret; both secret.
     flower_basic_auth: SecretStr | None = None
     flower_cookie_secret: SecretStr | None = None
+    # Fernet keys sealing the API credentials stored per bot: comma-separated, the first seals, all open.
+    credentials_key: SecretStr | None = None
 
     @field_validator("celery_broker_url")
     @classmethod
     def _broker(cls, value: str) -> str:
-        return _require_scheme(value, BROKER_SCHEMES)
+        return _require_redis_url(value, BROKER_SCHEMES)
 
     @field_validator("celery_result_backend")
     @classmethod
     def _backend(cls, value: str) -> str:
-        return _require_scheme(value, RESULT_BACKEND_SCHEMES)
+        return _require_redis_url(value, RESULT_BACKEND_SCHEMES)
 
     @field_validator("redis_url")
     @classmethod
     def _redis(cls, value: str) -> str:
-        return _require_scheme(value, REDIS_SCHEMES)
+        return _require_redis_url(value, REDIS_SCHEMES)
 
     @field_validator("beat_redis_url")
     @classmethod
     def _beat_redis(cls, value: str) -> str:
-        return _require_scheme(value, REDIS_SCHEMES)
+        return _require_redis_url(value, REDIS_SCHEMES)
+
+    @field_validator("credentials_key")
+    @classmethod
+    def _credentials_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        check_fernet_keys(value.get_secret_value())
+        return value
 
     @field_validator("exchange_url")
     @classmethod
@@ -196,7 +239,7 @@ def _describe(error: dict[str, Any]) -> str:
     if error.get("type") == "value_error":
         return f"{variable}: expected {message}" if variable else f"expected {message}"
     message = message[:1].lower() + message[1:]
-    if variable in ("BINANCE_API_KEY", "BINANCE_API_SECRET"):
+    if variable in ("BINANCE_API_KEY", "BINANCE_API_SECRET", "CREDENTIALS_KEY"):
         return f"{variable}: {message}"
     return f"{variable}: {message} (got {error.get('input')!r})"
 

@@ -17,7 +17,8 @@
     │   └── InvalidRequest        a malformed request (-11xx): a bug on our side, never worth retrying
     └── FatalError                halt: stop the bot (or refuse to start) with the reason
         ├── ConfigError           a setting is missing or malformed; names the variable
-        └── AuthenticationError   -2014/-2015/-1022, 401/403: bad key, signature or permissions
+        ├── AuthenticationError   -2014/-2015/-1022, 401/403: bad key, signature or permissions
+        └── CredentialsUnreadable a bot's stored API credentials open with no key in CREDENTIALS_KEY
 
 Every error may carry the exchange's own ``code`` and ``msg`` (Binance's
 ``{"code": -1013, "msg": "..."}``), so the reason survives into logs and rows.
@@ -115,3 +116,14 @@ class InvalidRequest(RejectedError):
 
 class AuthenticationError(FatalError):
     """The API key, its signature or its permissions were refused: nothing works until a person fixes it."""
+
+
+class CredentialsUnreadable(FatalError):
+    """A bot's stored API credentials cannot be decrypted with any configured key: that bot stops until fixed.
+
+    The message names the bot and what to do; it never holds the token or a key.
+    """
+
+    def __init__(self, message: str, *, bot_id: int | None = None) -> None:
+        super().__init__(message)
+        self.bot_id = bot_id

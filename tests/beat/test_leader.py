@@ -89,6 +89,7 @@ def test_the_config_makes_tradesim_beat_a_redbeat_leader_on_its_own_store(settin
         "redbeat_key_prefix": "tradesim:beat:",
         "redbeat_lock_timeout": 25,
         "redbeat_redis_options": {"socket_timeout": 5.0, "socket_connect_timeout": 5.0},
+        "redbeat_redis_use_ssl": False,
     }
     # About five loops: a lock barely longer than the loop made leaders drop it between ticks (redbeat #230).
     assert config["redbeat_lock_timeout"] >= 5 * config["beat_max_loop_interval"]

@@ -25,6 +25,7 @@ from tradesim.exchange_sim.wire.adapter import mount
 from tradesim.exchange_sim.wire.app import BinanceWireApp
 from tradesim.exchange_sim.wire.http import WireRequest, WireResponse
 from tradesim.exchange_sim.wire.server import SimServer
+from tradesim.security.credentials import ApiCredentials
 
 SECRET = "s3cr3t-never-shown"
 KEY = "key-never-shown"
@@ -246,6 +247,30 @@ def test_binance_schemes_sign_for_their_own_environments_hosts(url: str) -> None
     assert SECRET not in repr(client)
     assert KEY not in repr(client)
     client.close()
+
+
+def test_a_bots_own_credentials_sign_instead_of_the_settings_keys() -> None:
+    venue = keyed_venue(SimClock(JAN_5))
+    own = ApiCredentials("bot-own-key-0001", "bot-own-secret-0001")
+    venue.add_account("own", api_key=own.api_key, secret=own.api_secret, spot_balances={"ETH": Decimal(2)})
+    session = requests.Session()
+    mount(session, BinanceWireApp(venue))
+
+    with_settings_keys = open_exchange("binance://", settings=settings(binance_api_key=KEY, binance_api_secret=SECRET),
+                                       session=session, clock=venue.clock, credentials=own)  # fmt: skip
+    without_settings_keys = open_exchange("binance://", settings=settings(), session=session, clock=venue.clock,
+                                          credentials=own)  # fmt: skip
+
+    for client in (with_settings_keys, without_settings_keys):
+        assert client.balances(Market.SPOT) == {"ETH": Balance("ETH", Decimal(2))}
+        assert own.api_secret not in repr(client)
+        client.close()
+
+
+def test_the_in_process_simulator_takes_no_credentials() -> None:
+    error = config_error("sim://", credentials=ApiCredentials(KEY, SECRET))
+
+    assert "a bot's own credentials need a signed venue" in str(error)
 
 
 def test_sim_http_reaches_a_served_simulator_for_both_markets() -> None:

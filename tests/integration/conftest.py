@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,15 @@ def _no_process_outlives_the_suite(tmp_path_factory: pytest.TempPathFactory) -> 
     or as its working directory (redis-server rewrites its command line but runs in its --dir).
     """
     base = str(tmp_path_factory.getbasetemp())
+    # pytest and what started it (a shell, `timeout`) name the folder too when run with --basetemp.
+    ancestors = {os.getpid(), *(parent.pid for parent in psutil.Process().parents())}
     yield
 
     def leftovers() -> list[psutil.Process]:
         found = []
         for process in psutil.process_iter(["cmdline", "status", "cwd"]):
+            if process.pid in ancestors:
+                continue
             command = " ".join(process.info["cmdline"] or ())
             ours = base in command or (process.info["cwd"] or "").startswith(base)
             if ours and process.info["status"] != psutil.STATUS_ZOMBIE:
@@ -82,6 +87,15 @@ def _no_process_outlives_the_suite(tmp_path_factory: pytest.TempPathFactory) -> 
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server started for this test session on a free port, stopped at the end."""
     server = RedisServer(redis_server_binary(), free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own with an fsynced append-only file: a restart keeps its queues and sets."""
+    server = RedisServer(redis_server_binary(), free_port(), tmp_path / "durable-redis", persistent=True)
     server.start()
     yield server
     server.stop()
@@ -137,15 +151,18 @@ def db_session(integration_engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def start_sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., SimServer]]:
-    """Start ``tradesim sim serve`` with the test account (and a fault plan); stopped after the test."""
+    """Start ``tradesim sim serve`` with the test account, any more ``accounts`` (and a fault plan); stopped after."""
     started: list[SimServer] = []
     request.node.stash[SIMULATORS] = started
 
     def start(
-        faults: Mapping[str, object] | None = None, usdt: str = "10000000", options: Sequence[str] = ()
+        faults: Mapping[str, object] | None = None,
+        usdt: str = "10000000",
+        options: Sequence[str] = (),
+        accounts: Sequence[Mapping[str, object]] = (),
     ) -> SimServer:
         account = {"api_key": API_KEY, "secret": API_SECRET, "spot": {"USDT": usdt}, "futures_wallet": usdt}
-        simulator = SimServer(tmp_path / f"sim{len(started)}", [account], faults, options)
+        simulator = SimServer(tmp_path / f"sim{len(started)}", [account, *accounts], faults, options)
         started.append(simulator)
         return simulator.start()
 

@@ -42,6 +42,11 @@ def signed_get(simulator: SimServer, path: str, api_key: str, secret: str, **par
     return response.json()
 
 
+def venue_orders(simulator: SimServer, api_key: str, secret: str, symbol: str = SYMBOL) -> list[dict[str, Any]]:
+    """One account's orders for ``symbol`` on the served venue (up to the venue's page of 1,000)."""
+    return list(signed_get(simulator, "/api/v3/allOrders", api_key, secret, symbol=symbol, limit="1000"))
+
+
 def last_price(simulator: SimServer, symbol: str = SYMBOL) -> Decimal:
     response = requests.get(f"{simulator.url}/api/v3/ticker/price", params={"symbol": symbol}, timeout=10)
     response.raise_for_status()

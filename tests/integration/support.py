@@ -10,8 +10,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+from urllib.parse import quote
 
 import psutil
 import redis
@@ -58,25 +61,53 @@ def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> list[i
     return members
 
 
-class RedisServer:
-    """A ``redis-server`` on a port of its own (persistent on request) that a test may stop and restart."""
+@dataclass(frozen=True)
+class RedisTls:
+    """TLS and AUTH for a ``RedisServer``: TLS port only, a password, server certificate checked, no client certs."""
 
-    def __init__(self, binary: str, port: int, workdir: Path, persistent: bool = False) -> None:
+    cert: Path
+    key: Path
+    ca: Path
+    password: str
+
+    def server_args(self, port: int) -> list[str]:
+        return [
+            "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.cert),
+            "--tls-key-file", str(self.key), "--tls-ca-cert-file", str(self.ca), "--tls-auth-clients", "no",
+            "--requirepass", self.password,
+        ]  # fmt: skip
+
+
+class RedisServer:
+    """A ``redis-server`` on a port of its own (persistent, or TLS with a password, on request)."""
+
+    def __init__(
+        self, binary: str, port: int, workdir: Path, persistent: bool = False, tls: RedisTls | None = None
+    ) -> None:
         self.binary = binary
         self.port = port
         self.workdir = workdir
         self.persistent = persistent  # an append-only file, fsynced on every write, survives a restart
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+    def url(self, db: int = 0, user: str = "") -> str:
+        if self.tls is None:
+            return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f"{quote(user, safe='')}:{quote(self.tls.password, safe='')}@"
+        query = f"ssl_cert_reqs=required&ssl_ca_certs={quote(str(self.tls.ca))}"
+        return f"rediss://{auth}127.0.0.1:{self.port}/{db}?{query}"
 
     def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5)
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            options = {"ssl": True, "ssl_ca_certs": str(self.tls.ca), "password": self.tls.password}
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5, **options)
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        listen = ["--port", str(self.port)] if self.tls is None else self.tls.server_args(self.port)
+        command = [self.binary, *listen, "--bind", "127.0.0.1", "--save", ""]
         command += ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         command += ["--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")]
         self.process = subprocess.Popen(command, start_new_session=True)
@@ -105,6 +136,7 @@ class CeleryWorker:
         queues: Sequence[str] = ("maintenance",),
         concurrency: int = 1,
         app: str = WORKER_APP,
+        loglevel: str = "INFO",
     ) -> None:
         self.name = name
         self.hostname = f"{name}@tradesim-test"
@@ -113,6 +145,7 @@ class CeleryWorker:
         self.queues = queues
         self.concurrency = concurrency
         self.app = app
+        self.loglevel = loglevel
         self.process: subprocess.Popen[bytes] | None = None
         self.pids: list[int] = []
         self.returncode: int | None = None
@@ -121,7 +154,7 @@ class CeleryWorker:
         return [
             sys.executable, "-m", "celery", "-A", self.app, "worker",
             "-P", "prefork", "-c", str(self.concurrency), "-Q", ",".join(self.queues),
-            "-n", self.hostname, "-l", "INFO", "--logfile", str(self.logfile),
+            "-n", self.hostname, "-l", self.loglevel, "--logfile", str(self.logfile),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
 

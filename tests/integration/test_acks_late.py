@@ -32,7 +32,7 @@ REDELIVERY_DEADLINE = 60
 
 
 def venue_orders(simulator: SimServer) -> list[dict[str, Any]]:
-    return list(scenario.signed_get(simulator, "/api/v3/allOrders", API_KEY, API_SECRET, symbol=scenario.SYMBOL))
+    return scenario.venue_orders(simulator, API_KEY, API_SECRET)
 
 
 @pytest.fixture

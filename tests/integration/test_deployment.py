@@ -148,10 +148,7 @@ def test_the_deployed_stack_serves_every_queue_trades_a_minute_and_beat_sends(
         return int(deployed_session.scalar(query.where(BotRun.outcome != RunOutcome.RUNNING)) or 0)
 
     wait_for(lambda: finished() == BOTS, 120, f"{BOTS} runs of the dispatched minute")
-    orders = scenario.signed_get(
-        deployment.simulator, "/api/v3/allOrders", deployment.api_key, deployment.api_secret,
-        symbol=scenario.SYMBOL, limit="1000",
-    )  # fmt: skip
+    orders = scenario.venue_orders(deployment.simulator, deployment.api_key, deployment.api_secret)
     entries = scenario.entry_orders(orders, tick)
     assert [len(entries.get(bot_id, [])) for bot_id in bot_ids] == [1] * BOTS
 

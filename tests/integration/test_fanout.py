@@ -40,9 +40,7 @@ def test_one_minute_of_200_bots_gives_200_runs_and_one_entry_per_bot_on_the_venu
 
     outcomes = db_session.execute(select(BotRun.outcome, func.count()).group_by(BotRun.outcome)).all()
     assert dict(outcomes) == {RunOutcome.OK: BOTS}
-    venue = scenario.signed_get(
-        simulator, "/api/v3/allOrders", API_KEY, API_SECRET, symbol=scenario.SYMBOL, limit="1000"
-    )
+    venue = scenario.venue_orders(simulator, API_KEY, API_SECRET)
     entries = scenario.entry_orders(venue, tick)
     assert sorted(entries) == bot_ids
     assert all(len(orders) == 1 and orders[0]["status"] == "FILLED" for orders in entries.values())

@@ -97,7 +97,7 @@ def test_a_429_is_retried_no_sooner_than_its_retry_after_and_the_bot_trades_once
     assert outcome["outcome"] == "ok"
     (run,) = scenario.runs_of(db_session, bot_id)
     assert (run.outcome, run.attempts) == (RunOutcome.OK, 2)
-    orders = scenario.signed_get(simulator, "/api/v3/allOrders", API_KEY, API_SECRET, symbol=scenario.SYMBOL)
+    orders = scenario.venue_orders(simulator, API_KEY, API_SECRET)
     (entry,) = scenario.entry_orders(orders, run.tick_at)[bot_id]
     refused_at = retry_logged_at(worker.log(), bot_id)
     placed_at = datetime.fromtimestamp(entry["time"] / 1000, timezone.utc)
@@ -133,5 +133,5 @@ def test_a_persistent_5xx_gives_up_after_three_retries_and_records_the_failure(
     assert run.error.startswith("gave up after 3 retries: ExchangeUnavailable")
     assert scenario.bot(db_session, bot_id).consecutive_failures == 1
     assert redis_server.client(1).exists(lock_name(bot_id)) == 0
-    orders = scenario.signed_get(simulator, "/api/v3/allOrders", API_KEY, API_SECRET, symbol=scenario.SYMBOL)
+    orders = scenario.venue_orders(simulator, API_KEY, API_SECRET)
     assert orders == []

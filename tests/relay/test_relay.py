@@ -316,7 +316,7 @@ def test_the_redis_password_never_reaches_the_log_or_a_repr(caplog: pytest.LogCa
     ("args", "env", "expected"),
     [
         (["serve"], {"REDIS_URL": "http://localhost:6379/0"}, "REDIS_URL: expected a URL with scheme"),
-        (["serve"], {"REDIS_URL": "redis://:hunter2@localhost:port/0"}, "REDIS_URL: Port could not be cast"),
+        (["serve"], {"REDIS_URL": "redis://:hunter2@localhost:port/0"}, "REDIS_URL: expected a Redis URL of the form"),
         (["serve", "--channel", " "], {}, "--channel: expected a channel name"),
     ],
 )

@@ -28,6 +28,7 @@ class TaskWorld:
     venue: Venue
     clock: SimClock
     redis: fakeredis.FakeRedis
+    redis_server: fakeredis.FakeServer  # connected = False: Redis is down
 
 
 @pytest.fixture
@@ -38,9 +39,10 @@ def task_world(engine: Engine) -> Iterator[TaskWorld]:
         clock, seed=5, history_days=1, spot_symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"], futures_symbols=[]
     )
     venue.add_account(ACCOUNT, spot_balances={"USDT": Decimal(10_000)}, futures_wallet=Decimal(10_000))
-    client = fakeredis.FakeRedis()
+    redis_server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=redis_server)
     settings = load_settings(env_file=None, top_pairs=3, task_time_limit=60, task_soft_time_limit=50)
     current = Runtime(settings, clock, engine, client, lambda: SimExchange(venue, ACCOUNT))
     previous = runtime.install(current)
-    yield TaskWorld(current, venue, clock, client)
+    yield TaskWorld(current, venue, clock, client, redis_server)
     runtime.install(previous)

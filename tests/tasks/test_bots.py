@@ -8,23 +8,25 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from kombu import Connection, pools
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.bots.support import Proxy
-from tests.factories import BotFactory, SignalFactory
+from tests.factories import BotFactory, BotRunFactory, SignalFactory
 from tests.tasks.conftest import ACCOUNT, TaskWorld
 from tradesim.celery_app import app
 from tradesim.db.models import Bot, BotRun, Order
 from tradesim.domain.enums import BotStatus, DeactivationReason, Market, RunOutcome, SignalDirection
 from tradesim.errors import AuthenticationError, ExchangeUnavailable, InsufficientFunds, InvalidRequest
 from tradesim.exchange.sim import SimExchange
-from tradesim.tasks.bots import lock_name, run_all_active_bots, run_bot_task
+from tradesim.tasks import bots as bots_tasks
+from tradesim.tasks.bots import dispatched_key, lock_name, resend_missed_ticks, run_all_active_bots, run_bot_task
 from tradesim.tasks.maintenance import reactivate_bots_daily
 
 TICK = "2026-01-05T12:00:00+00:00"
+RUN_BOT_TASK = "tradesim.tasks.bots.run_bot_task"
 
 
 @pytest.fixture
@@ -107,9 +109,58 @@ def test_the_dispatcher_sends_one_tick_per_active_bot_for_this_minute(
 
     result = run_all_active_bots.run()
 
-    assert result == {"tick": TICK, "dispatched": 3}
+    # Created this minute: none of them had a tick two minutes ago to miss.
+    assert result == {"tick": TICK, "dispatched": 3, "resent": 0}
     sent = drained(memory_broker, "bots")
     assert sent == [("tradesim.tasks.bots.run_bot_task", repr((b.id, TICK))) for b in active]
+
+
+CATCH_UP = "2026-01-05T11:58:00+00:00"  # TICK - CATCH_UP_MINUTES
+
+
+def test_the_dispatcher_resends_the_ticks_of_two_minutes_ago_that_never_ran(
+    task_world: TaskWorld, session: Session, memory_broker: Connection
+) -> None:
+    before = datetime.fromisoformat(CATCH_UP) - timedelta(hours=1)
+    ran, lost = BotFactory(created_at=before), BotFactory(created_at=before)
+    BotRunFactory(bot=ran, tick_at=datetime.fromisoformat(CATCH_UP), outcome=RunOutcome.OK)
+    # Not owed that tick: created after it, or paused then and resumed since.
+    created_later = BotFactory(created_at=datetime.fromisoformat(CATCH_UP) + timedelta(seconds=30))
+    resumed = BotFactory(created_at=before, status_changed_at=datetime.fromisoformat(TICK))
+    BotFactory(created_at=before, status=BotStatus.PAUSED)
+    session.commit()
+    task_world.redis.set(dispatched_key(datetime.fromisoformat(CATCH_UP)), 3)
+
+    result = run_all_active_bots.run()
+
+    assert result == {"tick": TICK, "dispatched": 4, "resent": 1}
+    sent = drained(memory_broker, "bots")
+    tick_args = [repr((bot.id, TICK)) for bot in (ran, lost, created_later, resumed)]
+    assert sent == [(RUN_BOT_TASK, args) for args in tick_args] + [(RUN_BOT_TASK, repr((lost.id, CATCH_UP)))]
+
+
+def test_a_minute_the_dispatcher_never_sent_is_not_caught_up(
+    task_world: TaskWorld, session: Session, memory_broker: Connection
+) -> None:
+    """Before the first dispatch, or while beat was down, no tick was sent, so none was lost."""
+    bot = BotFactory(created_at=datetime.fromisoformat(CATCH_UP) - timedelta(hours=1))
+    session.commit()
+
+    assert run_all_active_bots.run()["resent"] == 0
+    assert drained(memory_broker, "bots") == [(RUN_BOT_TASK, repr((bot.id, TICK)))]
+    # This minute is marked sent, for the dispatch two minutes from now.
+    assert task_world.redis.exists(dispatched_key(datetime.fromisoformat(TICK)))
+
+
+def test_resending_a_minute_sends_only_its_missing_ticks(
+    task_world: TaskWorld, session: Session, memory_broker: Connection
+) -> None:
+    ran, lost = BotFactory(), BotFactory()
+    BotRunFactory(bot=ran, tick_at=datetime.fromisoformat(TICK), outcome=RunOutcome.NO_ACTION)
+    session.commit()
+
+    assert resend_missed_ticks.run(TICK) == {"tick": TICK, "resent": 1}
+    assert drained(memory_broker, "bots") == [(RUN_BOT_TASK, repr((lost.id, TICK)))]
 
 
 def test_a_tick_trades_records_its_run_and_releases_the_lock(task_world: TaskWorld, session: Session, bot: Bot) -> None:
@@ -163,6 +214,42 @@ def test_a_locked_tick_is_retried_once_the_lock_can_have_expired(
 
     (countdown,) = countdowns
     assert 19 < countdown <= 21  # the lock's remaining time, plus up to a second of jitter
+    assert runs(session) == []
+
+
+def test_a_tick_whose_lock_store_is_down_goes_back_to_the_queue_untouched(
+    task_world: TaskWorld, session: Session, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bots_tasks, "REQUEUE_PAUSE_SECONDS", 0.0)
+    task_world.redis_server.connected = False
+
+    # Failing would acknowledge the message and lose the tick; a requeue keeps it.
+    with pytest.raises(Reject) as rejected:
+        run_bot_task.run(bot.id, TICK)
+
+    assert rejected.value.requeue is True
+    assert runs(session) == []
+    assert orders(session) == 0
+
+
+def test_a_busy_lock_whose_store_then_goes_down_also_goes_back_to_the_queue(
+    task_world: TaskWorld, session: Session, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bots_tasks, "REQUEUE_PAUSE_SECONDS", 0.0)
+    held = task_world.redis.lock(lock_name(bot.id), timeout=20)
+    assert held.acquire(blocking=False)
+    # The lock was found busy; the store goes down before its remaining time is read.
+    monkeypatch.setattr(run_bot_task, "retry", lambda *a, **k: pytest.fail("no retry without the lock store"))
+    original_pttl = task_world.redis.pttl
+
+    def down_after_acquire(name: str) -> int:
+        task_world.redis_server.connected = False
+        return int(original_pttl(name))
+
+    monkeypatch.setattr(task_world.redis, "pttl", down_after_acquire)
+
+    with pytest.raises(Reject):
+        run_bot_task.run(bot.id, TICK)
     assert runs(session) == []
 
 

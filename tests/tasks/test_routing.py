@@ -9,10 +9,14 @@ from kombu import Connection
 
 from tradesim.celery_app import QUEUE_PRIORITY, QUEUES, TASK_MODULES, app
 
-ARGUMENTS: dict[str, tuple[Any, ...]] = {"tradesim.tasks.bots.run_bot_task": (1, "2026-01-05T12:00:00+00:00")}
+ARGUMENTS: dict[str, tuple[Any, ...]] = {
+    "tradesim.tasks.bots.run_bot_task": (1, "2026-01-05T12:00:00+00:00"),
+    "tradesim.tasks.bots.resend_missed_ticks": ("2026-01-05T12:00:00+00:00",),
+}
 EXPECTED_QUEUES = {
     "tradesim.tasks.ping": "maintenance",
     "tradesim.tasks.bots.run_all_active_bots": "bots",
+    "tradesim.tasks.bots.resend_missed_ticks": "bots",
     "tradesim.tasks.bots.run_bot_task": "bots",
     "tradesim.tasks.maintenance.reactivate_bots_daily": "maintenance",
     "tradesim.tasks.scanner.scan_binance_market": "scanner",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 from redis.exceptions import RedisError
 
 from tradesim.beat.editable import EditableSchedule, EntryRow, EntrySpec, ScheduleError
+from tradesim.commandline import fail
 from tradesim.config import redact_url
 from tradesim.errors import ConfigError, TradesimError
 
@@ -24,12 +24,6 @@ EVERY_HELP = "Interval: seconds, or with a unit: 30, 30s, 5m, 1h."
 HALF_SECOND = timedelta(milliseconds=500)
 EVERY_PATTERN = re.compile(r"(\d+)\s*([smh]?)")
 EVERY_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
-
-
-def fail(message: str, exit_code: int) -> NoReturn:
-    """One line on stderr naming the problem, then exit; never a traceback (as ``tradesim.cli.fail``)."""
-    click.echo(f"tradesim: error: {message}", err=True)
-    sys.exit(exit_code)
 
 
 def one_line_errors(command: F) -> F:

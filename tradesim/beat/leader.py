@@ -36,6 +36,7 @@ from redis.exceptions import LockNotOwnedError, RedisError
 
 from tradesim.beat.editable import EntrySpec, marker_key, parse_registry, registry_key
 from tradesim.config import Settings, redact_url
+from tradesim.redis_urls import split_password, tls_options
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,23 @@ MIN_SOCKET_TIMEOUT_SECONDS = 2.0
 def redbeat_config(settings: Settings) -> dict[str, Any]:
     """The Celery settings that make ``tradesim beat`` a redbeat leader on ``BEAT_REDIS_URL``."""
     socket_timeout = max(MIN_SOCKET_TIMEOUT_SECONDS, float(settings.beat_max_loop_interval))
+    options: dict[str, Any] = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
+    # The password goes in the options, not the URL: Celery masks a password only in broker_url and *backend*
+    # settings, so `celery report` and `celery inspect conf` would print redbeat_redis_url's in clear.
+    url, password = split_password(settings.beat_redis_url)
+    if password is not None:
+        options["password"] = password
     return {
         "beat_scheduler": SCHEDULER,
         "beat_max_loop_interval": settings.beat_max_loop_interval,
         # Explicit: redbeat's fallback to broker_url is deprecated, and the store belongs on a DB of its own.
-        "redbeat_redis_url": settings.beat_redis_url,
+        "redbeat_redis_url": url,
         "redbeat_key_prefix": KEY_PREFIX,
         "redbeat_lock_timeout": settings.beat_lock_timeout,
         # Explicit too, or redbeat borrows broker_transport_options (also deprecated).
-        "redbeat_redis_options": {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout},
+        "redbeat_redis_options": options,
+        # The store's own TLS options (a rediss:// URL's, else none), or redbeat borrows broker_use_ssl.
+        "redbeat_redis_use_ssl": tls_options(settings.beat_redis_url) or False,
     }
 
 

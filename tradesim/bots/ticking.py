@@ -6,6 +6,8 @@ and commits once. On a ``TemporaryError`` it commits what the tick recorded
 the retried task continues the same run with the same client order ids.
 ``record_gave_up`` and ``record_timeout`` close a run the task could not
 finish, in a fresh transaction; a tick that finished is never overwritten.
+``record_halted`` also deactivates the bot, for a fatal error found before
+the tick could start (its stored credentials cannot be read).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradesim.bots.reconcile import reconcile
 from tradesim.bots.runner import BotRunner, tick_minute
 from tradesim.db.models import Bot, BotRun
-from tradesim.domain.enums import RunOutcome
+from tradesim.domain.enums import BotStatus, DeactivationReason, RunOutcome
 from tradesim.errors import TemporaryError
 from tradesim.exchange.port import ExchangeClient
 
@@ -67,7 +69,14 @@ def run_tick(
 
 
 def _close_run(
-    sessions: sessionmaker[Session], bot_id: int, tick_at: datetime, now: datetime, outcome: RunOutcome, reason: str
+    sessions: sessionmaker[Session],
+    bot_id: int,
+    tick_at: datetime,
+    now: datetime,
+    outcome: RunOutcome,
+    reason: str,
+    *,
+    halt: bool = False,
 ) -> TickOutcome:
     tick_at = tick_minute(tick_at)
     with sessions() as session:
@@ -82,6 +91,9 @@ def _close_run(
             session.add(run)
         run.outcome, run.error, run.finished_at = outcome, reason, now
         _count_failure(bot, outcome)
+        if halt and bot.status is BotStatus.ACTIVE:
+            bot.status, bot.status_reason = BotStatus.DEACTIVATED, DeactivationReason.FATAL_ERROR
+            bot.status_message, bot.status_changed_at = reason, now
         session.commit()
         return TickOutcome(bot_id, tick_at, str(outcome), reason)
 
@@ -98,3 +110,10 @@ def record_timeout(
 ) -> TickOutcome:
     """The tick's run ends TIMEOUT after the soft time limit (its unfinished transaction was rolled back)."""
     return _close_run(sessions, bot_id, tick_at, now, RunOutcome.TIMEOUT, reason)
+
+
+def record_halted(
+    sessions: sessionmaker[Session], bot_id: int, tick_at: datetime, now: datetime, reason: str
+) -> TickOutcome:
+    """The tick's run ends FAILED and the bot is deactivated (FATAL_ERROR) for ``reason``, found before trading."""
+    return _close_run(sessions, bot_id, tick_at, now, RunOutcome.FAILED, reason, halt=True)

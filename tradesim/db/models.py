@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 rows: bots, their runs, orders, fills and market signals."""
+"""SQLAlchemy 2.0 rows: bots, their sealed API credentials, runs, orders, fills and market signals."""
 
 from __future__ import annotations
 
@@ -149,6 +149,23 @@ class Bot(Base):
 
     def __repr__(self) -> str:
         return f"Bot(id={self.id!r}, name={self.name!r}, {self.market} {self.symbol}, status={self.status})"
+
+
+class BotCredentials(Base):
+    """A bot's own exchange API key pair, as Fernet tokens (``tradesim.security.credentials``); never clear text.
+
+    Kept out of ``Bot`` on purpose: the trading code loads bots and never these tokens.
+    """
+
+    __tablename__ = "bot_credentials"
+
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True)
+    api_key_token: Mapped[str] = mapped_column(Text)
+    api_secret_token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"BotCredentials(bot_id={self.bot_id!r}, tokens=***)"
 
 
 class BotRun(Base):

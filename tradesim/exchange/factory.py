@@ -25,9 +25,10 @@ Schemes (the list is ``tradesim.config.EXCHANGE_SCHEMES``):
 - ``binance://`` — live Binance: spot at api.binance.com, USD-M at fapi.binance.com.
 - ``binance-testnet://`` — the testnets: testnet.binance.vision and testnet.binancefuture.com.
 
-Every signed venue needs ``BINANCE_API_KEY`` and ``BINANCE_API_SECRET``. A bad
-URL or a missing key is one ``ConfigError`` naming the variable, with the URL
-redacted and no secret in it.
+Every signed venue needs ``BINANCE_API_KEY`` and ``BINANCE_API_SECRET``, or a
+bot's own key pair passed as ``credentials=`` (``sim://`` takes none: its
+accounts are chosen by ``account=``). A bad URL or a missing key is one
+``ConfigError`` naming the variable, with the URL redacted and no secret in it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from tradesim.exchange.port import ExchangeClient
 from tradesim.exchange.sim import SimExchange
 from tradesim.exchange_sim.symbols import SymbolBook
 from tradesim.exchange_sim.venue import DEFAULT_HISTORY_DAYS, Venue
+from tradesim.security.credentials import ApiCredentials
 
 if TYPE_CHECKING:
     import requests
@@ -99,6 +101,7 @@ def open_exchange(
     venue: Venue | None = None,
     clock: Clock | None = None,
     session: requests.Session | None = None,
+    credentials: ApiCredentials | None = None,
     **client_options: Any,
 ) -> ExchangeClient:
     """The exchange ``target`` names: a URL, the ``EXCHANGE_URL`` of a ``Settings``, or of ``get_settings()``.
@@ -108,7 +111,8 @@ def open_exchange(
     to trade on. ``clock`` is, for ``sim://``, the clock a fresh venue runs on;
     for a signed venue, the clock ``BinanceClient`` signs requests with.
     ``session`` (the ``requests.Session`` to send on) and ``client_options``
-    go to ``BinanceClient``.
+    go to ``BinanceClient``. ``credentials`` (a bot's own key pair) replace the
+    settings' keys for a signed venue.
     """
     if isinstance(target, Settings):
         settings = target
@@ -122,6 +126,12 @@ def open_exchange(
     if scheme != "sim" and venue is not None:
         raise ValueError(f"venue= is for sim:// only, not {scheme}://")
     if scheme == "sim":
+        if credentials is not None:
+            raise ConfigError(
+                f"{URL_VARIABLE}={redact_url(url)} takes no API keys (its account is chosen by account=): "
+                f"a bot's own credentials need a signed venue, one of sim+http://, binance://, binance-testnet://",
+                variable=URL_VARIABLE,
+            )
         if session is not None or client_options:
             raise ValueError(f"session= and REST client options are for signed venues, not sim:// ({redact_url(url)})")
         return open_sim(url, venue=venue, clock=clock)
@@ -138,7 +148,10 @@ def open_exchange(
         if parts.netloc or parts.path or parts.query or parts.fragment:
             raise _url_error(url, f"{scheme}:// with nothing after it")
         urls = BINANCE_URLS[scheme]
-    api_key, api_secret = _credentials(settings if settings is not None else get_settings(), scheme)
+    if credentials is not None:
+        api_key, api_secret = credentials.api_key, credentials.api_secret
+    else:
+        api_key, api_secret = _credentials(settings if settings is not None else get_settings(), scheme)
     return BinanceClient.from_urls(urls, api_key, api_secret, session=session, clock=clock, **client_options)
 
 

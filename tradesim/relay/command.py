@@ -34,7 +34,7 @@ def notify() -> None:
 def serve(host: str, port: int, channel: str, client_queue: int) -> None:
     """Relay the Redis channel (REDIS_URL) to WebSocket clients, one subscription for all (stops on SIGTERM)."""
     # Imported here: tradesim.cli registers this group, so a module-level import would be circular.
-    from tradesim.cli import fail
+    from tradesim.commandline import fail
     from tradesim.config import load_settings
     from tradesim.errors import ConfigError
     from tradesim.relay.pump import Upstream

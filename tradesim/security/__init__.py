@@ -1,0 +1,1 @@
+"""Secrets tradesim keeps on behalf of its bots: exchange API credentials sealed at rest."""
