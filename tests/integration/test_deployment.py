@@ -9,6 +9,7 @@ compose file, and ``tradesim beat`` — on the session's redis-server and Postgr
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -39,6 +41,7 @@ WORKER_GROUPS = {
 # What the stack's beat runs with besides the shared settings: a short market scan over a few pairs.
 BEAT_SETTINGS = {"POLLING_INTERVAL": "5", "TOP_PAIRS": "5", "MIN_CONFIDENCE": "0"}
 BOTS = 20
+DELETE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,19 @@ def deployed_session(deployment: Deployment) -> Iterator[Session]:
         known_bots = set(session.scalars(select(Bot.id)))
         known_signals = set(session.scalars(select(Signal.id)))
         yield session
-        session.rollback()
-        session.execute(delete(Bot).where(Bot.id.not_in(known_bots)))
-        session.execute(delete(Signal).where(Signal.id.not_in(known_signals)))
-        session.commit()
+        # The stack still runs here (its fixtures stop after this one): a tick writing an order can
+        # deadlock with the cascade of this delete, and PostgreSQL then aborts one of the two.
+        for attempt in range(1, DELETE_ATTEMPTS + 1):
+            session.rollback()
+            try:
+                session.execute(delete(Bot).where(Bot.id.not_in(known_bots)))
+                session.execute(delete(Signal).where(Signal.id.not_in(known_signals)))
+                session.commit()
+                break
+            except OperationalError:
+                if attempt == DELETE_ATTEMPTS:
+                    raise
+                time.sleep(0.5)
     engine.dispose()
 
 

@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import fakeredis
 import pytest
+from kombu import Connection, pools
 from sqlalchemy import Engine
 
+from tradesim.celery_app import app
 from tradesim.clock import SimClock
 from tradesim.config import load_settings
 from tradesim.exchange.sim import SimExchange
@@ -46,3 +49,34 @@ def task_world(engine: Engine) -> Iterator[TaskWorld]:
     previous = runtime.install(current)
     yield TaskWorld(current, venue, clock, client, redis_server)
     runtime.install(previous)
+
+
+@pytest.fixture
+def memory_broker() -> Iterator[Connection]:
+    """Point the app's producers at an in-memory broker for the test, so sends can be read back."""
+    previous = app.conf.broker_url
+    pools.reset()  # kombu keeps producer pools per connection, process-wide
+    # The app and its amqp helper build their pools on first use, from broker_url.
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = "memory://"
+    with Connection("memory://") as connection:
+        yield connection
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = previous
+
+
+def drained(connection: Connection, queue: str) -> list[tuple[str, Any]]:
+    simple = connection.SimpleQueue(queue)
+    messages = []
+    while True:
+        try:
+            message = simple.get(block=False)
+        except simple.Empty:
+            break
+        messages.append((message.headers["task"], message.headers["argsrepr"]))
+        message.ack()
+    simple.close()
+    return messages

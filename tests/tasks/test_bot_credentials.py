@@ -181,7 +181,7 @@ def test_credentials_no_key_opens_deactivate_the_bot_with_a_reason_naming_it(
     assert run_bot_task.run(bot.id, TICK) == result  # the tick is closed: a second delivery changes nothing
 
 
-def test_a_bot_with_credentials_and_no_credentials_key_fails_the_task_naming_the_setting(
+def test_a_bot_with_credentials_and_no_credentials_key_fails_its_run_naming_the_setting(
     task_world: TaskWorld, keyed_runtime: tuple[Runtime, Opened], session: Session
 ) -> None:
     keyed, _ = keyed_runtime
@@ -189,8 +189,10 @@ def test_a_bot_with_credentials_and_no_credentials_key_fails_the_task_naming_the
     bot = BotCredentialsFactory().bot_id
     session.commit()
 
-    with pytest.raises(ConfigError, match=r"^CREDENTIALS_KEY: expected a Fernet key"):
-        run_bot_task.run(bot, TICK)
+    result = run_bot_task.run(bot, TICK)
+
+    assert result["outcome"] == "failed"
+    assert result["error"].startswith("ConfigError: CREDENTIALS_KEY: expected a Fernet key")
     session.expire_all()
     still = session.get(Bot, bot)
     assert still is not None

@@ -2,62 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from kombu import Connection, pools
+from kombu import Connection
+from redis.exceptions import ReadOnlyError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.bots.support import Proxy
-from tests.factories import BotFactory, BotRunFactory, SignalFactory
-from tests.tasks.conftest import ACCOUNT, TaskWorld
-from tradesim.celery_app import app
+from tests.factories import BotFactory, SignalFactory
+from tests.tasks.conftest import ACCOUNT, TaskWorld, drained
 from tradesim.db.models import Bot, BotRun, Order
 from tradesim.domain.enums import BotStatus, DeactivationReason, Market, RunOutcome, SignalDirection
 from tradesim.errors import AuthenticationError, ExchangeUnavailable, InsufficientFunds, InvalidRequest
 from tradesim.exchange.sim import SimExchange
 from tradesim.tasks import bots as bots_tasks
-from tradesim.tasks.bots import dispatched_key, lock_name, resend_missed_ticks, run_all_active_bots, run_bot_task
+from tradesim.tasks.bots import lock_name, run_all_active_bots, run_bot_task
 from tradesim.tasks.maintenance import reactivate_bots_daily
 
 TICK = "2026-01-05T12:00:00+00:00"
 RUN_BOT_TASK = "tradesim.tasks.bots.run_bot_task"
-
-
-@pytest.fixture
-def memory_broker() -> Iterator[Connection]:
-    """Point the app's producers at an in-memory broker for the test, so sends can be read back."""
-    previous = app.conf.broker_url
-    pools.reset()  # kombu keeps producer pools per connection, process-wide
-    # The app and its amqp helper build their pools on first use, from broker_url.
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.broker_url = "memory://"
-    with Connection("memory://") as connection:
-        yield connection
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.broker_url = previous
-
-
-def drained(connection: Connection, queue: str) -> list[tuple[str, Any]]:
-    simple = connection.SimpleQueue(queue)
-    messages = []
-    while True:
-        try:
-            message = simple.get(block=False)
-        except simple.Empty:
-            break
-        messages.append((message.headers["task"], message.headers["argsrepr"]))
-        message.ack()
-    simple.close()
-    return messages
 
 
 @pytest.fixture
@@ -113,54 +81,6 @@ def test_the_dispatcher_sends_one_tick_per_active_bot_for_this_minute(
     assert result == {"tick": TICK, "dispatched": 3, "resent": 0}
     sent = drained(memory_broker, "bots")
     assert sent == [("tradesim.tasks.bots.run_bot_task", repr((b.id, TICK))) for b in active]
-
-
-CATCH_UP = "2026-01-05T11:58:00+00:00"  # TICK - CATCH_UP_MINUTES
-
-
-def test_the_dispatcher_resends_the_ticks_of_two_minutes_ago_that_never_ran(
-    task_world: TaskWorld, session: Session, memory_broker: Connection
-) -> None:
-    before = datetime.fromisoformat(CATCH_UP) - timedelta(hours=1)
-    ran, lost = BotFactory(created_at=before), BotFactory(created_at=before)
-    BotRunFactory(bot=ran, tick_at=datetime.fromisoformat(CATCH_UP), outcome=RunOutcome.OK)
-    # Not owed that tick: created after it, or paused then and resumed since.
-    created_later = BotFactory(created_at=datetime.fromisoformat(CATCH_UP) + timedelta(seconds=30))
-    resumed = BotFactory(created_at=before, status_changed_at=datetime.fromisoformat(TICK))
-    BotFactory(created_at=before, status=BotStatus.PAUSED)
-    session.commit()
-    task_world.redis.set(dispatched_key(datetime.fromisoformat(CATCH_UP)), 3)
-
-    result = run_all_active_bots.run()
-
-    assert result == {"tick": TICK, "dispatched": 4, "resent": 1}
-    sent = drained(memory_broker, "bots")
-    tick_args = [repr((bot.id, TICK)) for bot in (ran, lost, created_later, resumed)]
-    assert sent == [(RUN_BOT_TASK, args) for args in tick_args] + [(RUN_BOT_TASK, repr((lost.id, CATCH_UP)))]
-
-
-def test_a_minute_the_dispatcher_never_sent_is_not_caught_up(
-    task_world: TaskWorld, session: Session, memory_broker: Connection
-) -> None:
-    """Before the first dispatch, or while beat was down, no tick was sent, so none was lost."""
-    bot = BotFactory(created_at=datetime.fromisoformat(CATCH_UP) - timedelta(hours=1))
-    session.commit()
-
-    assert run_all_active_bots.run()["resent"] == 0
-    assert drained(memory_broker, "bots") == [(RUN_BOT_TASK, repr((bot.id, TICK)))]
-    # This minute is marked sent, for the dispatch two minutes from now.
-    assert task_world.redis.exists(dispatched_key(datetime.fromisoformat(TICK)))
-
-
-def test_resending_a_minute_sends_only_its_missing_ticks(
-    task_world: TaskWorld, session: Session, memory_broker: Connection
-) -> None:
-    ran, lost = BotFactory(), BotFactory()
-    BotRunFactory(bot=ran, tick_at=datetime.fromisoformat(TICK), outcome=RunOutcome.NO_ACTION)
-    session.commit()
-
-    assert resend_missed_ticks.run(TICK) == {"tick": TICK, "resent": 1}
-    assert drained(memory_broker, "bots") == [(RUN_BOT_TASK, repr((lost.id, TICK)))]
 
 
 def test_a_tick_trades_records_its_run_and_releases_the_lock(task_world: TaskWorld, session: Session, bot: Bot) -> None:
@@ -230,6 +150,35 @@ def test_a_tick_whose_lock_store_is_down_goes_back_to_the_queue_untouched(
     assert rejected.value.requeue is True
     assert runs(session) == []
     assert orders(session) == 0
+
+
+def test_a_tick_older_than_the_visibility_timeout_is_given_up_not_requeued(
+    task_world: TaskWorld, session: Session, bot: Bot
+) -> None:
+    task_world.redis_server.connected = False
+    stale = "2026-01-05T10:00:00+00:00"  # two hours before the clock; the timeout is one
+
+    result = run_bot_task.run(bot.id, stale)
+
+    assert result["outcome"] == "failed"
+    assert result["error"].startswith("the lock store (Redis) stayed unreachable for over 3600 s")
+    assert [run.outcome for run in runs(session)] == [RunOutcome.FAILED]
+    assert orders(session) == 0
+
+
+def test_a_lock_store_that_answers_with_an_error_is_not_waited_out(
+    task_world: TaskWorld, session: Session, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only replica or a missing permission does not pass by itself: the task fails, visibly."""
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise ReadOnlyError("You can't write against a read only replica.")
+
+    monkeypatch.setattr(task_world.redis, "pipeline", read_only)
+
+    with pytest.raises(ReadOnlyError):
+        run_bot_task.run(bot.id, TICK)
+    assert runs(session) == []
 
 
 def test_a_busy_lock_whose_store_then_goes_down_also_goes_back_to_the_queue(

@@ -9,21 +9,24 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, NoReturn
+from typing import Any
 
-from celery import Task
+from celery import Celery, Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import or_, select
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradesim.bots.runner import describe_error, tick_minute
 from tradesim.bots.ticking import record_gave_up, record_halted, record_timeout, run_tick
 from tradesim.celery_app import app
-from tradesim.db.models import Bot, BotRun
+from tradesim.db.models import Bot
 from tradesim.domain.enums import BotStatus
-from tradesim.errors import CredentialsUnreadable, InvalidRequest, TemporaryError
-from tradesim.tasks import runtime
+from tradesim.errors import ConfigError, CredentialsUnreadable, InvalidRequest, TemporaryError
+from tradesim.tasks import catch_up, runtime
 from tradesim.tasks.retrying import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -34,21 +37,14 @@ MAX_RETRIES = 3
 LOCK_MARGIN_SECONDS = 5
 # A busy lock is waited for this many times (on top of MAX_RETRIES) before the tick is given up.
 LOCK_WAITS = 3
-# The dispatcher re-sends the ticks this many minutes old that never ran (see missed_ticks); by then
-# a tick sent on time has long finished, unless the workers are that far behind.
-CATCH_UP_MINUTES = 2
-DISPATCHED_TTL_SECONDS = 3600
 # Before a tick whose lock store is unreachable goes back to the queue.
 REQUEUE_PAUSE_SECONDS = 1.0
+# Redis errors that mean "not reachable now"; others (read-only replica, no permission) are not waited out.
+REDIS_UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 def lock_name(bot_id: int) -> str:
     return f"tradesim:lock:bot:{bot_id}"
-
-
-def dispatched_key(tick_at: datetime) -> str:
-    """Set once the dispatcher has sent a minute's ticks."""
-    return f"tradesim:dispatched:{tick_at.isoformat()}"
 
 
 def parse_tick(tick: object) -> datetime:
@@ -78,63 +74,61 @@ def parse_bot_id(bot_id: object) -> int:
 def run_all_active_bots(self: Task) -> dict[str, Any]:
     """Send ``run_bot_task(bot_id, tick)`` for every active bot, the tick being this minute (UTC).
 
-    Also re-sends the ticks of ``CATCH_UP_MINUTES`` ago that never ran (``missed_ticks``).
+    Also re-sends the ticks of ``CATCH_UP_MINUTES`` ago that were lost on the way (``catch_up``).
     """
     current = runtime.current()
     tick = tick_minute(current.now())
-    catch_up = tick - timedelta(minutes=CATCH_UP_MINUTES)
-    # Only a minute this dispatcher sent can have lost ticks: not one before the system started or while beat was down.
-    sent_then = current.redis.exists(dispatched_key(catch_up)) > 0
+    earlier = tick - timedelta(minutes=catch_up.CATCH_UP_MINUTES)
     with current.sessions() as session:
         bot_ids = list(session.scalars(select(Bot.id).where(Bot.status == BotStatus.ACTIVE).order_by(Bot.id)))
-        missed = missed_ticks(session, catch_up) if sent_then else []
+        lost = _lost_before(self.app, session, current.redis, earlier)
     stamp = tick.isoformat()
     # One producer (one connection) for the whole batch: much faster than a connection per send.
     with self.app.producer_or_acquire() as producer:
         for bot_id in bot_ids:
             run_bot_task.apply_async((bot_id, stamp), producer=producer)
-        for bot_id in missed:
-            run_bot_task.apply_async((bot_id, catch_up.isoformat()), producer=producer)
-    current.redis.set(dispatched_key(tick), len(bot_ids), ex=DISPATCHED_TTL_SECONDS)
+        for bot_id in lost:
+            run_bot_task.apply_async((bot_id, earlier.isoformat()), producer=producer)
+    try:
+        catch_up.mark_dispatched(current.redis, tick, bot_ids)
+    except RedisError as exc:
+        log.warning("could not record the ticks sent for %s, so none lost can be re-sent: %s", stamp, exc)
     log.info("dispatched %d bot ticks for %s", len(bot_ids), stamp)
-    if missed:
-        log.warning("re-sent %d ticks of %s that never ran: %s", len(missed), catch_up.isoformat(), missed)
-    return {"tick": stamp, "dispatched": len(bot_ids), "resent": len(missed)}
+    if lost:
+        log.warning("re-sent %d ticks of %s lost on the way: bots %s", len(lost), earlier.isoformat(), lost)
+    return {"tick": stamp, "dispatched": len(bot_ids), "resent": len(lost)}
+
+
+def _lost_before(app: Celery, session: Session, client: Redis, tick_at: datetime) -> list[int]:
+    """The dispatched ticks of ``tick_at`` to re-send: none while the queue holds any, or Redis is down."""
+    try:
+        lost = catch_up.lost_ticks(session, client, tick_at, dispatched_only=True)
+        if lost and not catch_up.bots_queue_is_empty(app):
+            log.info(
+                "%d ticks of %s not received yet, but the bots queue is not empty: not re-sent", len(lost), tick_at
+            )
+            return []
+    except RedisError as exc:
+        log.warning("could not look for lost ticks of %s: %s", tick_at.isoformat(), exc)
+        return []
+    return lost
 
 
 @app.task(name="tradesim.tasks.bots.resend_missed_ticks", bind=True, ignore_result=False)
 def resend_missed_ticks(self: Task, tick: str) -> dict[str, Any]:
-    """Re-send ``tick``'s ticks that never ran (``missed_ticks``): what the dispatcher does for an older minute."""
-    tick_at = parse_tick(tick)
-    with runtime.current().sessions() as session:
-        missed = missed_ticks(session, tick_at)
-    with self.app.producer_or_acquire() as producer:
-        for bot_id in missed:
-            run_bot_task.apply_async((bot_id, tick_at.isoformat()), producer=producer)
-    return {"tick": tick_at.isoformat(), "resent": len(missed)}
+    """Re-send ``tick`` to every bot active then whose tick never reached a worker and that has not ticked since.
 
-
-def missed_ticks(session: Session, tick_at: datetime) -> list[int]:
-    """Bots active since before ``tick_at`` that have no run for it: their tick was sent and never ran.
-
-    The Redis transport can lose a message: kombu pops it (BRPOP) before recording it as unacknowledged,
-    and a reply in flight when Redis goes away is gone. Seen in the Redis-restart test, one tick in
-    a few restarts. A tick is safe to send twice (its lock and its unique run), so re-sending every
-    tick without a run closes that gap; one still queued or running when re-sent is done only once.
+    For ticks sent by hand or by a test; the dispatcher catches up on its own minutes. A tick
+    still queued is re-sent as well, and runs once.
     """
-    has_run = select(BotRun.id).where(BotRun.bot_id == Bot.id, BotRun.tick_at == tick_at).exists()
-    return list(
-        session.scalars(
-            select(Bot.id)
-            .where(
-                Bot.status == BotStatus.ACTIVE,
-                Bot.created_at <= tick_at,
-                or_(Bot.status_changed_at.is_(None), Bot.status_changed_at <= tick_at),
-                ~has_run,
-            )
-            .order_by(Bot.id)
-        )
-    )
+    tick_at = parse_tick(tick)
+    current = runtime.current()
+    with current.sessions() as session:
+        lost = catch_up.lost_ticks(session, current.redis, tick_at, dispatched_only=False)
+    with self.app.producer_or_acquire() as producer:
+        for bot_id in lost:
+            run_bot_task.apply_async((bot_id, tick_at.isoformat()), producer=producer)
+    return {"tick": tick_at.isoformat(), "resent": len(lost)}
 
 
 @app.task(name="tradesim.tasks.bots.run_bot_task", bind=True, max_retries=MAX_RETRIES, ignore_result=False)
@@ -147,10 +141,11 @@ def run_bot_task(self: Task, bot_id: int, tick: str) -> dict[str, Any]:
         lock_name(bot_id), timeout=current.settings.task_time_limit + LOCK_MARGIN_SECONDS, blocking=False
     )
     try:
+        catch_up.mark_received(current.redis, tick_at, bot_id)
         if not lock.acquire():
             return _wait_for_lock(self, bot_id, tick_at)
-    except RedisError as exc:
-        _give_back_without_lock_store(bot_id, tick, exc)
+    except REDIS_UNREACHABLE as exc:
+        return _give_back_without_lock_store(bot_id, tick_at, exc)
     retry: float | None = None
     try:
         with current.sessions() as session:
@@ -160,6 +155,11 @@ def run_bot_task(self: Task, bot_id: int, tick: str) -> dict[str, Any]:
         # Nothing works for this bot until a person restores the key or sets its credentials again.
         log.warning("bot %d tick %s: %s; bot deactivated", bot_id, tick, exc)
         outcome = record_halted(current.sessions, bot_id, tick_at, current.now(), describe_error(exc))
+    except ConfigError as exc:
+        # This worker's settings (CREDENTIALS_KEY unset): not the bot's fault, so it stays active, but the
+        # failed run says why in bot_runs rather than only in the worker's log.
+        log.error("bot %d tick %s: %s", bot_id, tick, exc)
+        outcome = record_gave_up(current.sessions, bot_id, tick_at, current.now(), describe_error(exc))
     except TemporaryError as exc:
         if self.request.retries >= MAX_RETRIES:
             reason = f"gave up after {MAX_RETRIES} retries: {describe_error(exc)}"
@@ -184,16 +184,24 @@ def run_bot_task(self: Task, bot_id: int, tick: str) -> dict[str, Any]:
     return outcome.as_json()
 
 
-def _give_back_without_lock_store(bot_id: int, tick: str, error: RedisError) -> NoReturn:
+def _give_back_without_lock_store(bot_id: int, tick_at: datetime, error: Exception) -> dict[str, Any]:
     """Hand the tick's message back to the broker: without the lock store no tick may run, and none may be lost.
 
     Failing the task would acknowledge its message and lose the tick (seen when Redis restarted under
     running ticks); a retry would have to publish through a broker that is often down at that moment.
     A requeue needs no new message: it is done by the broker, or, when the broker is down too, it is
-    not done and the unacknowledged message comes back after the visibility timeout.
+    not done and the unacknowledged message comes back after the visibility timeout. A tick older
+    than that timeout is given up instead, so an outage that lasts does not trade stale minutes.
     """
+    current = runtime.current()
+    stamp = tick_at.isoformat()
+    limit = current.settings.celery_visibility_timeout
+    if (current.now() - tick_at).total_seconds() > limit:
+        reason = f"the lock store (Redis) stayed unreachable for over {limit} s: {error}"
+        log.warning("bot %d tick %s: %s; tick given up", bot_id, stamp, reason)
+        return record_gave_up(current.sessions, bot_id, tick_at, current.now(), reason).as_json()
     log.warning(
-        "bot %d tick %s: the lock store is unreachable (%s); the tick goes back to the queue", bot_id, tick, error
+        "bot %d tick %s: the lock store is unreachable (%s); the tick goes back to the queue", bot_id, stamp, error
     )
     # A short pause, so a worker whose broker is up but lock store down does not spin on the message.
     time.sleep(REQUEUE_PAUSE_SECONDS)
@@ -213,8 +221,8 @@ def _wait_for_lock(task: Task, bot_id: int, tick_at: datetime) -> dict[str, Any]
         return {"bot_id": bot_id, "tick": stamp, "outcome": "locked", "error": "the bot's lock stayed busy"}
     try:
         remaining_ms = runtime.current().redis.pttl(lock_name(bot_id))
-    except RedisError as exc:
-        _give_back_without_lock_store(bot_id, stamp, exc)
+    except REDIS_UNREACHABLE as exc:
+        return _give_back_without_lock_store(bot_id, tick_at, exc)
     wait = max(remaining_ms, 0) / 1000 + backoff_seconds(0, base=1.0)
     log.info("bot %d tick %s: another worker holds the bot's lock; retry in %.1f s", bot_id, stamp, wait)
     raise task.retry(countdown=wait, max_retries=MAX_RETRIES + LOCK_WAITS)
