@@ -152,6 +152,45 @@ def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # No host at all: the @ is in a path, and there is nothing secret.
+        ("sqlite:////home/a@b/t.db", "sqlite:////home/a@b/t.db"),
+        # A whole host and an @ in a query value: nothing secret, and the host stays.
+        ("rediss://h:6379/0?ssl_ca_certs=/etc/a@b.pem", "rediss://h:6379/0?ssl_ca_certs=/etc/a@b.pem"),
+        ("redis://[::1]:6379/0?note=a@b", "redis://[::1]:6379/0?note=a@b"),
+        ("sim+http://127.0.0.1:9000?seed=1&api_key=k@y", "sim+http://127.0.0.1:9000?seed=1&api_key=***"),
+    ],
+)
+def test_redact_url_keeps_the_host_when_an_at_sign_after_it_is_not_userinfo(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # Passwords holding unencoded / ? # and @: the split ends the host early, so all up to the last @ goes.
+        ("postgresql://trader:p/w?r#d@x-4411@db.internal:5432/prod", "postgresql://***@db.internal:5432/prod"),
+        ("redis://:p/w?r#d@x-4411@redis.internal:6379/0", "redis://***@redis.internal:6379/0"),
+        ("redis://:@p/w?r#d-4411@redis.internal:6379/0", "redis://***@redis.internal:6379/0"),
+        ("redis://:pa/ss-4411@h:6379/0", "redis://***@h:6379/0"),
+        ("postgresql://trader:/pass-4411@db/prod", "postgresql://***@db/prod"),
+        # Digits before the / ? or # look like a port: the @ in the path, fragment or a query name gives it away.
+        ("redis://user:1234/pass-4411@host:6379/0", "redis://***@host:6379/0"),
+        ("redis://user:1234?pass-4411@host:6379/0", "redis://***@host:6379/0"),
+        ("redis://user:1234#pass-4411@host:6379/0", "redis://***@host:6379/0"),
+        # A userinfo of its own and another @ later: which @ ends the password cannot be told, so both may.
+        ("rediss://:pw-4411@h:6380/0?ssl_ca_certs=/etc/a@b.pem", "rediss://***@b.pem"),
+    ],
+)
+def test_redact_url_hides_a_password_the_split_cut_short(url: str, expected: str) -> None:
+    shown = redact_url(url)
+
+    assert shown == expected
+    assert "4411" not in shown
+
+
 @given(password=st.text(alphabet=st.characters(categories=["L", "N"]), min_size=4, max_size=30))
 def test_redact_url_never_leaks_a_password(password: str) -> None:
     url = f"postgresql://trader:{password}@db.internal:5432/prod"

@@ -100,6 +100,7 @@ def test_a_tls_url_may_name_a_ca_and_a_client_certificate(tmp_path: Path, ca_fil
         ("redis://:{pw}@h/0?ssl_cert_reqs=required", "expected the rediss:// scheme for a URL with TLS parameters"),
         ("redis://:{pw}@h:port/0", "expected a Redis URL of the form redis[s]://[[user]:password@]host[:port]"),
         ("redis://:{pw}@h/zero", "expected a database number as the URL's path"),
+        ("redis://:{pw}@h/²", "expected a database number as the URL's path"),
     ],
 )
 def test_a_bad_redis_url_is_one_line_naming_the_variable_without_the_password(

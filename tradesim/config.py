@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,36 @@ def _is_secret_key(name: str) -> bool:
     return any(word in name.lower() for word in _SECRET_QUERY_KEYS)
 
 
+# A host the split may be trusted to have found: a name or [IPv6 address], then :port in digits or nothing.
+_WHOLE_HOST = re.compile(r"(?:\[[^\]]*\]|[^:@\[\]]+)(?::\d+)?")
+
+
+def _userinfo_cut_short(netloc: str, rest: str) -> bool:
+    """Whether an unencoded / ? or # in a password ended the host early, so ``rest`` holds more userinfo.
+
+    ``netloc`` is the host as split, ``rest`` what follows it. Only an @ in ``rest`` can end such a
+    userinfo, and the split is trusted unless it cannot be right:
+
+    - no host at all (``sqlite:////home/a@b/t.db``): the @ is in a path;
+    - a host with a userinfo of its own: the password may hold the @ too (``:p@w/rd@host``), so not trusted;
+    - a host that is not ``name[:digits]`` (``:pa``, ``user:pa``): a password cut short;
+    - a whole ``name[:digits]`` host and an @ only in query values (``?ssl_ca_certs=/etc/a@b.pem``): trusted;
+      an @ in its path or fragment, or before the ``=`` of a query field, ends a password cut short.
+
+    The price, which keeping that CA path's host forces: ``user:6379/0?a=b@host`` (a password of digits
+    up to a / or ?, then an @ after a ``=``) reads the same as it, so that password is shown. Elsewhere a
+    doubt hides the host rather than a secret.
+    """
+    if "@" not in rest or not netloc:
+        return False
+    if "@" in netloc or not _WHOLE_HOST.fullmatch(netloc):
+        return True
+    path_and_query, _, fragment = rest.partition("#")
+    path, _, query = path_and_query.partition("?")
+    fields_before_values = (field.partition("=")[0] for field in query.split("&"))
+    return "@" in path or "@" in fragment or any("@" in name for name in fields_before_values)
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password and secret-looking query values replaced by ``***``."""
     try:
@@ -36,9 +67,8 @@ def redact_url(url: str) -> str:
     except ValueError:
         return _REDACTED
     scheme_end = url.find("://")
-    if scheme_end >= 0 and url.rfind("@") >= scheme_end + 3 + len(parts.netloc):
-        # An @ past the host: an unencoded / ? or # in the password ended the host early, so everything
-        # up to the last @ may be secret.
+    if scheme_end >= 0 and _userinfo_cut_short(parts.netloc, url[scheme_end + 3 + len(parts.netloc) :]):
+        # Everything up to the last @ may be secret.
         return f"{url[:scheme_end]}://{_REDACTED}@{url.rpartition('@')[2]}"
     netloc = parts.netloc
     changed = False

@@ -50,7 +50,8 @@ def redis_url_problem(url: str) -> str | None:
         return f"a Redis URL of the form {URL_FORM}"
     if scheme not in (*ADDRESS_SCHEMES, "unix"):
         return None
-    if scheme in ADDRESS_SCHEMES and parts.path not in ("", "/") and not parts.path[1:].isdigit():
+    database = parts.path[1:]
+    if scheme in ADDRESS_SCHEMES and database and not (database.isascii() and database.isdigit()):
         return "a database number as the URL's path, as in redis://host:6379/0"
     parameters = _tls_parameters(parts.query)
     names = [name for name, _ in parameters]

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.factories import TEST_CREDENTIALS_KEY, BotCredentialsFactory, BotFactory
 from tradesim.cli import cli
 from tradesim.db import migrate
+from tradesim.db.models import BotCredentials
 from tradesim.db.session import make_engine, session_factory
 from tradesim.security import store
 from tradesim.security.credentials import ApiCredentials, CredentialsCipher
@@ -135,8 +137,32 @@ def test_an_unknown_bot_or_a_bad_id_is_one_line(db: Session, monkeypatch: pytest
 
     assert_one_line_error(run("set", "99"), 2, "no bot with id 99 in the database at sqlite:///")
     assert_one_line_error(run("clear", "99"), 2, "no bot with id 99")
-    assert_one_line_error(run("set", "abc"), 2, "BOT_ID: expected a bot's id, a whole number of at least 1, got 'abc'")
+    assert_one_line_error(
+        run("set", "abc"), 2, "BOT_ID: expected a bot's id, a whole number from 1 to 2147483647, got 'abc'"
+    )
     assert_one_line_error(run("clear", "0"), 2, "BOT_ID: expected a bot's id")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u00b2",  # superscript two: isdigit() says yes, int() says no
+        "\u0663",  # Arabic-Indic three: int() takes it, and it is not what an operator typed as an id
+        "1\u00b2",
+        "\uff11",  # fullwidth one
+        "2147483648",  # past the INTEGER column: PostgreSQL refuses it, SQLite cannot bind it
+        "9" * 5000,  # past int()'s digit limit
+        "",
+    ],
+)
+@pytest.mark.parametrize("command", ["set", "clear"])
+def test_a_bot_id_that_is_not_plain_ascii_digits_in_range_is_one_line(
+    db: Session, command: str, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_API_KEY", API_KEY)
+    monkeypatch.setenv("BOT_API_SECRET", API_SECRET)
+
+    assert_one_line_error(run(command, text), 2, "BOT_ID: expected a bot's id, a whole number from 1 to 2147483647")
 
 
 def test_a_missing_or_malformed_credentials_key_is_one_line(
@@ -195,7 +221,57 @@ def test_list_marks_a_row_no_key_opens_and_exits_1(db: Session, monkeypatch: pyt
     result = run("list")
 
     assert "unreadable" in result.output
-    assert_one_line_error(result, 1, f"bot(s) {row.bot_id}: stored API credentials cannot be decrypted")
+    assert_one_line_error(
+        result, 1, f"bot {row.bot_id}: its stored API credentials cannot be decrypted", "add it back to CREDENTIALS_KEY"
+    )
+
+
+def corrupt(db: Session, bot_id: int, api_secret_token: str) -> None:
+    """Overwrite a row's secret token the way a hand edit of the database would."""
+    row = db.get(BotCredentials, bot_id)
+    assert row is not None
+    row.api_secret_token = api_secret_token
+    db.commit()
+
+
+def test_list_survives_every_kind_of_unreadable_row_and_names_them_once_at_the_end(db: Session) -> None:
+    good = BotCredentialsFactory(bot__name="good", api_key=API_KEY, api_secret=API_SECRET)
+    lost = BotCredentialsFactory(bot__name="lost", key=NEW_KEY)
+    non_ascii, foreign, malformed = BotCredentialsFactory(), BotCredentialsFactory(), BotCredentialsFactory()
+    db.commit()
+    corrupt(db, non_ascii.bot_id, "gAAAAAB\u00e9\u00e9-not-ascii")
+    corrupt(db, foreign.bot_id, good.api_secret_token)  # another bot's token, copied across
+    corrupt(
+        db,
+        malformed.bot_id,
+        Fernet(TEST_CREDENTIALS_KEY).encrypt(f"tradesim-bot:{malformed.bot_id}:".encode()).decode(),
+    )
+
+    result = run("list")
+
+    table = result.output.splitlines()
+    assert table[1].split()[:3] == [str(good.bot_id), "good", "cmdK..."]
+    assert [line.split()[2] for line in table[2:6]] == ["unreadable"] * 4
+    bots = ", ".join(str(row.bot_id) for row in (lost, non_ascii, foreign, malformed))
+    line = assert_one_line_error(result, 1, f"bots {bots}: their stored API credentials cannot be decrypted")
+    assert "tradesim credentials set BOT_ID" in line
+    assert API_SECRET not in result.output + result.stderr
+    assert good.api_secret_token not in result.output + result.stderr
+
+
+def test_list_with_one_row_that_decrypts_to_no_usable_pair_gives_that_reason(db: Session) -> None:
+    row = BotCredentialsFactory()
+    db.commit()
+    corrupt(
+        db, row.bot_id, Fernet(TEST_CREDENTIALS_KEY).encrypt(f"tradesim-bot:{row.bot_id}:two words".encode()).decode()
+    )
+
+    result = run("list")
+
+    line = assert_one_line_error(
+        result, 1, f"bot {row.bot_id}: its stored API credentials decrypt to no usable key pair", "without spaces"
+    )
+    assert "two words" not in line
 
 
 def test_rotate_moves_every_row_to_the_new_first_key(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,7 +298,9 @@ def test_rotate_changes_nothing_when_a_row_opens_with_no_configured_key(
 
     result = run("rotate")
 
-    assert_one_line_error(result, 1, f"bots {kept.bot_id}, {lost.bot_id}: stored API credentials cannot be decrypted")
+    assert_one_line_error(
+        result, 1, f"bots {kept.bot_id}, {lost.bot_id}: their stored API credentials cannot be decrypted"
+    )
     db.expire_all()
     assert store.sealed_for(db, lost.bot_id) == lost_sealed
     assert stored_pair(db, kept.bot_id).api_key.startswith("factory-api-key-")

@@ -9,7 +9,7 @@ from tests.factories import TEST_CREDENTIALS_KEY
 from tradesim.config import load_settings
 from tradesim.db.models import BotCredentials
 from tradesim.errors import ConfigError, CredentialsUnreadable, FatalError
-from tradesim.security.credentials import ApiCredentials, CredentialsCipher, SealedCredentials
+from tradesim.security.credentials import ApiCredentials, CredentialsCipher, SealedCredentials, undecryptable
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 API_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -75,6 +75,64 @@ def test_a_damaged_token_is_unreadable_not_a_crash(token: str) -> None:
 
     with pytest.raises(CredentialsUnreadable, match=r"^bot 1: "):
         cipher.open(SealedCredentials(good.api_key_token, token), bot_id=1)
+
+
+def test_a_token_that_is_not_ascii_has_a_fingerprint_and_is_unreadable_not_a_crash() -> None:
+    good = CredentialsCipher(OLD_KEY).seal(PAIR, bot_id=6)
+    damaged = SealedCredentials(good.api_key_token, "gAAAAAB\u00e9\u00e9\u2603-hand-edited")
+
+    assert len(damaged.fingerprint) == 16
+    assert damaged.fingerprint != good.fingerprint
+    assert "\u00e9" not in repr(damaged)
+    for cipher in (CredentialsCipher(OLD_KEY), CredentialsCipher([NEW_KEY, OLD_KEY])):
+        with pytest.raises(CredentialsUnreadable, match=r"^bot 6: its stored API credentials cannot be decrypted"):
+            cipher.open(damaged, bot_id=6)
+        with pytest.raises(CredentialsUnreadable, match=r"^bot 6: "):
+            cipher.reseal(damaged, bot_id=6)
+
+
+@pytest.mark.parametrize(
+    ("clear_text", "expected"),
+    [
+        ("", "expected a non-empty API secret"),
+        ("two words", "expected an API secret without spaces or control characters"),
+        ("bell\x07", "expected an API secret without spaces or control characters"),
+    ],
+)
+def test_a_token_that_opens_to_no_usable_pair_is_unreadable_naming_the_bot_not_the_value(
+    clear_text: str, expected: str
+) -> None:
+    # Sealed as the cipher seals (bound to bot 8), but around a value ApiCredentials refuses: a row not made by
+    # ``credentials set``.
+    token = Fernet(OLD_KEY.encode()).encrypt(f"tradesim-bot:8:{clear_text}".encode()).decode()
+    sealed = SealedCredentials(CredentialsCipher(OLD_KEY).seal(PAIR, bot_id=8).api_key_token, token)
+
+    with pytest.raises(CredentialsUnreadable) as caught:
+        CredentialsCipher(OLD_KEY).open(sealed, bot_id=8)
+
+    message = str(caught.value)
+    assert caught.value.bot_id == 8
+    assert message.startswith("bot 8: its stored API credentials decrypt to no usable key pair")
+    assert expected in message
+    assert "tradesim credentials set 8" in message
+    for hidden in (token, API_KEY, "two words", "bell"):
+        assert hidden not in message
+
+
+def test_the_undecryptable_message_names_one_bot_or_several_and_the_number_of_keys() -> None:
+    one = str(undecryptable([3], key_count=1))
+    several = str(undecryptable([3, 5, 8], key_count=2, outcome=", so nothing was re-encrypted"))
+
+    assert one == (
+        "bot 3: its stored API credentials cannot be decrypted with the key in CREDENTIALS_KEY; the key that "
+        "encrypted them may have been rotated away: add it back to CREDENTIALS_KEY after the first key, or store "
+        "them again with: tradesim credentials set 3"
+    )
+    assert several.startswith(
+        "bots 3, 5, 8: their stored API credentials cannot be decrypted with any of the 2 keys in CREDENTIALS_KEY, "
+        "so nothing was re-encrypted; "
+    )
+    assert several.endswith("tradesim credentials set BOT_ID")
 
 
 def test_tokens_copied_into_another_bots_row_do_not_open_there() -> None:

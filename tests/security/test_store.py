@@ -101,7 +101,29 @@ def test_reseal_all_changes_nothing_when_a_row_opens_with_no_key(session: Sessio
         store.reseal_all(session, CredentialsCipher([NEW_KEY, TEST_CREDENTIALS_KEY]), EPOCH)
     session.rollback()
 
-    assert str(caught.value).startswith(f"bot {lost.bot_id}: stored API credentials cannot be decrypted")
-    assert "nothing was re-encrypted" in str(caught.value)
+    assert str(caught.value).startswith(f"bot {lost.bot_id}: its stored API credentials cannot be decrypted")
+    assert "in CREDENTIALS_KEY, so nothing was re-encrypted;" in str(caught.value)
+    assert f"tradesim credentials set {lost.bot_id}" in str(caught.value)
     assert str(readable.bot_id) not in str(caught.value).split(":")[0]
+    assert raw_rows(session) == before
+
+
+def test_reseal_all_names_every_unreadable_bot_once_and_changes_nothing(session: Session) -> None:
+    readable, lost, damaged = BotCredentialsFactory(), BotCredentialsFactory(key=LOST_KEY), BotCredentialsFactory()
+    session.flush()
+    damaged.api_key_token = "gAAAAAB\u00e9-not-ascii"  # a hand edit of the row
+    session.commit()
+    before = raw_rows(session)
+
+    with pytest.raises(CredentialsUnreadable) as caught:
+        store.reseal_all(session, CredentialsCipher([NEW_KEY, TEST_CREDENTIALS_KEY]), EPOCH)
+    session.rollback()
+
+    message = str(caught.value)
+    assert message.startswith(f"bots {lost.bot_id}, {damaged.bot_id}: their stored API credentials cannot be decrypted")
+    assert "nothing was re-encrypted" in message
+    assert "tradesim credentials set BOT_ID" in message
+    assert "\n" not in message
+    assert caught.value.bot_id == lost.bot_id
+    assert str(readable.bot_id) not in message.split(":")[0]
     assert raw_rows(session) == before

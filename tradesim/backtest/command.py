@@ -40,6 +40,11 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes '²' and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _data_lines(path: Path) -> tuple[str, str]:
     """The first and last non-empty lines of a kline file, skipping a header (first field not a number)."""
     first = last = ""
@@ -48,7 +53,7 @@ def _data_lines(path: Path) -> tuple[str, str]:
             stripped = line.strip()
             if not stripped:
                 continue
-            if not first and not stripped.split(",", 1)[0].strip().isdigit():
+            if not first and not _digits(stripped.split(",", 1)[0].strip()):
                 continue
             first = first or stripped
             last = stripped

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from redis.exceptions import RedisError
 
+from tradesim import commandline
 from tradesim.beat.editable import EditableSchedule, EntryRow, EntrySpec, ScheduleError
-from tradesim.commandline import fail
 from tradesim.config import redact_url
-from tradesim.errors import ConfigError, TradesimError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 CRON_HELP = "Cron line 'minute hour day-of-month month day-of-week', in UTC, e.g. '*/5 * * * *'."
 EVERY_HELP = "Interval: seconds, or with a unit: 30, 30s, 5m, 1h."
@@ -26,22 +21,12 @@ EVERY_PATTERN = re.compile(r"(\d+)\s*([smh]?)")
 EVERY_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
-def one_line_errors(command: F) -> F:
-    """Refused changes and bad settings exit 2; an unreachable store and other tradesim errors exit 1."""
+def _store_unreachable(exc: Exception) -> str:
+    return f"the beat schedule store at {_store_url(click.get_current_context())} did not answer: {exc}"
 
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (ScheduleError, ConfigError) as exc:
-            fail(str(exc), exit_code=2)
-        except RedisError as exc:
-            url = _store_url(click.get_current_context())
-            fail(f"the beat schedule store at {url} did not answer: {exc}", exit_code=1)
-        except TradesimError as exc:
-            fail(str(exc), exit_code=1)
 
-    return wrapper  # type: ignore[return-value]
+# Refused changes and bad settings exit 2; an unreachable store and other tradesim errors exit 1.
+one_line_errors = commandline.one_line_errors((ScheduleError,), {RedisError: _store_unreachable})
 
 
 def _store_url(ctx: click.Context) -> str:

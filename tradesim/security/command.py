@@ -8,59 +8,51 @@ machine can read with ``ps``: ``set`` takes them from ``BOT_API_KEY`` and
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from functools import wraps
-from typing import Any, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from tradesim.commandline import fail
+from tradesim import commandline
 from tradesim.config import Settings, load_settings, redact_url
 from tradesim.db.models import Bot
 from tradesim.db.session import check_connection, make_engine, session_factory
-from tradesim.errors import ConfigError, TradesimError
+from tradesim.errors import CredentialsUnreadable
 from tradesim.security import store
-from tradesim.security.credentials import KEY_VARIABLE, ApiCredentials, CredentialsCipher
-
-F = TypeVar("F", bound=Callable[..., Any])
+from tradesim.security.credentials import KEY_VARIABLE, ApiCredentials, CredentialsCipher, undecryptable
 
 KEY_ENVIRONMENT = "BOT_API_KEY"
 SECRET_ENVIRONMENT = "BOT_API_SECRET"
+# Bot ids are INTEGER: PostgreSQL refuses anything larger, SQLite cannot even bind it.
+MAX_BOT_ID = 2**31 - 1
 
 
 class CredentialsInputError(ValueError):
     """Bad input to a credentials command; the message is one line and holds no secret."""
 
 
-def one_line_errors(command: F) -> F:
-    """Bad input and settings exit 2; an unusable database and other tradesim errors exit 1."""
+def _database_unusable(exc: Exception) -> str:
+    # The driver's own first line only: SQLAlchemy's text would add the statement and its parameters.
+    cause = getattr(exc, "orig", None) or exc
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return f"the database could not be used: {reason} (is it migrated? tradesim db upgrade)"
 
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (CredentialsInputError, ConfigError) as exc:
-            fail(str(exc), exit_code=2)
-        except TradesimError as exc:
-            fail(str(exc), exit_code=1)
-        except SQLAlchemyError as exc:
-            # The driver's own first line only: SQLAlchemy's text would add the statement and its parameters.
-            cause = getattr(exc, "orig", None) or exc
-            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-            fail(f"the database could not be used: {reason} (is it migrated? tradesim db upgrade)", exit_code=1)
 
-    return wrapper  # type: ignore[return-value]
+# Bad input and settings exit 2; an unusable database and other tradesim errors exit 1.
+one_line_errors = commandline.one_line_errors((CredentialsInputError,), {SQLAlchemyError: _database_unusable})
 
 
 def parse_bot_id(text: str) -> int:
-    """A bot id: a positive whole number."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise CredentialsInputError(f"BOT_ID: expected a bot's id, a whole number of at least 1, got {text!r}")
-    return int(text)
+    """A bot id: a whole number (ASCII digits only) from 1 to the largest id the bots table holds."""
+    digits = text.strip()
+    # isdigit() alone takes '²' and other digits int() refuses; the length check keeps int() off huge strings.
+    well_formed = digits.isascii() and digits.isdigit() and len(digits) <= len(str(MAX_BOT_ID))
+    if not well_formed or not 1 <= int(digits) <= MAX_BOT_ID:
+        raise CredentialsInputError(f"BOT_ID: expected a bot's id, a whole number from 1 to {MAX_BOT_ID}, got {text!r}")
+    return int(digits)
 
 
 @contextmanager
@@ -168,25 +160,22 @@ def list_credentials() -> None:
     """Bots with credentials of their own, each with its key's first characters (the secret is never shown)."""
     settings = load_settings()
     cipher = CredentialsCipher.from_settings(settings)
-    unreadable: list[int] = []
     with _database(settings) as session:
         rows = store.stored(session)
     if not rows:
         click.echo("no bot has API credentials of its own")
         return
+    unreadable: dict[int, CredentialsUnreadable] = {}
     click.echo(f"{'BOT':>6}  {'NAME':<24}  {'API KEY':<12}  UPDATED (UTC)")
     for row in rows:
         try:
             shown = cipher.open(row.sealed, row.bot_id).redacted_key
-        except TradesimError:
+        except CredentialsUnreadable as exc:
             shown = "unreadable"
-            unreadable.append(row.bot_id)
+            unreadable[row.bot_id] = exc
         updated = row.updated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         click.echo(f"{row.bot_id:>6}  {row.bot_name[:24]:<24}  {shown:<12}  {updated}")
+    if len(unreadable) == 1:
+        raise next(iter(unreadable.values()))  # its own message says why: no key opens it, another bot's, malformed
     if unreadable:
-        names = ", ".join(str(bot_id) for bot_id in unreadable)
-        fail(
-            f"bot(s) {names}: stored API credentials cannot be decrypted with any key in {KEY_VARIABLE} (rotated "
-            f"away?): add that key back after the first, or store them again with tradesim credentials set",
-            exit_code=1,
-        )
+        raise undecryptable(list(unreadable), cipher.key_count)

@@ -64,7 +64,8 @@ class SealedCredentials:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the stored tokens do (set, rotate): a cache key that reveals nothing."""
-        both = f"{self.api_key_token}\n{self.api_secret_token}".encode("ascii")
+        # utf-8, not ascii: a damaged row may hold any text, and its fingerprint must not be the thing that fails.
+        both = f"{self.api_key_token}\n{self.api_secret_token}".encode()
         return hashlib.sha256(both).hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -101,10 +102,19 @@ class CredentialsCipher:
         )
 
     def open(self, sealed: SealedCredentials, bot_id: int) -> ApiCredentials:
-        """The credentials ``sealed`` holds; ``CredentialsUnreadable`` when no key opens them for ``bot_id``."""
-        return ApiCredentials(
-            self._decrypt(bot_id, sealed.api_key_token), self._decrypt(bot_id, sealed.api_secret_token)
-        )
+        """The credentials ``sealed`` holds; ``CredentialsUnreadable`` when no key opens them for ``bot_id``.
+
+        Also when they open to something no API key pair can be (empty, spaces): a row written by other means.
+        """
+        key, secret = self._decrypt(bot_id, sealed.api_key_token), self._decrypt(bot_id, sealed.api_secret_token)
+        try:
+            return ApiCredentials(key, secret)
+        except ValueError as exc:  # its message says what was expected, never the value
+            raise CredentialsUnreadable(
+                f"bot {bot_id}: its stored API credentials decrypt to no usable key pair ({exc}), so they are not "
+                f"used; store them again with: tradesim credentials set {bot_id}",
+                bot_id=bot_id,
+            ) from None
 
     def reseal(self, sealed: SealedCredentials, bot_id: int) -> SealedCredentials:
         """``sealed`` encrypted again with the first key (what ``rotate`` does to every row)."""
@@ -123,7 +133,7 @@ class CredentialsCipher:
         try:
             text = self._fernet.decrypt(token.encode("ascii")).decode()
         except (InvalidToken, UnicodeError):
-            raise self._unreadable(bot_id) from None
+            raise undecryptable([bot_id], self.key_count) from None
         binding = _binding(bot_id)
         if not text.startswith(binding):
             raise CredentialsUnreadable(
@@ -137,16 +147,26 @@ class CredentialsCipher:
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii")
         except (InvalidToken, UnicodeError):
-            raise self._unreadable(bot_id) from None
+            raise undecryptable([bot_id], self.key_count) from None
 
-    def _unreadable(self, bot_id: int) -> CredentialsUnreadable:
-        keys = "the key" if self.key_count == 1 else f"any of the {self.key_count} keys"
-        return CredentialsUnreadable(
-            f"bot {bot_id}: its stored API credentials cannot be decrypted with {keys} in {KEY_VARIABLE}; "
-            f"the key that encrypted them may have been rotated away: add it back to {KEY_VARIABLE} after the "
-            f"first key, or store them again with: tradesim credentials set {bot_id}",
-            bot_id=bot_id,
-        )
+
+def undecryptable(bot_ids: Sequence[int], key_count: int, outcome: str = "") -> CredentialsUnreadable:
+    """The error for stored credentials of ``bot_ids`` that none of ``key_count`` keys decrypts; names no token.
+
+    ``outcome`` (e.g. ``", so nothing was re-encrypted"``) says what the command did not do because of them.
+    """
+    keys = "the key" if key_count == 1 else f"any of the {key_count} keys"
+    if len(bot_ids) == 1:
+        whose, store_again = f"bot {bot_ids[0]}: its", f"tradesim credentials set {bot_ids[0]}"
+    else:
+        whose = f"bots {', '.join(str(bot_id) for bot_id in bot_ids)}: their"
+        store_again = "tradesim credentials set BOT_ID"
+    return CredentialsUnreadable(
+        f"{whose} stored API credentials cannot be decrypted with {keys} in {KEY_VARIABLE}{outcome}; the key that "
+        f"encrypted them may have been rotated away: add it back to {KEY_VARIABLE} after the first key, or store "
+        f"them again with: {store_again}",
+        bot_id=bot_ids[0],
+    )
 
 
 def _binding(bot_id: int) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tradesim.db.models import Bot, BotCredentials
 from tradesim.errors import CredentialsUnreadable
-from tradesim.security.credentials import KEY_VARIABLE, ApiCredentials, CredentialsCipher, SealedCredentials
+from tradesim.security.credentials import ApiCredentials, CredentialsCipher, SealedCredentials, undecryptable
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,6 @@ def reseal_all(session: Session, cipher: CredentialsCipher, now: datetime) -> in
             continue
         row.api_key_token, row.api_secret_token, row.updated_at = sealed.api_key_token, sealed.api_secret_token, now
     if unreadable:
-        names = ", ".join(str(bot_id) for bot_id in unreadable)
-        raise CredentialsUnreadable(
-            f"bot{'s' if len(unreadable) > 1 else ''} {names}: stored API credentials cannot be decrypted with any "
-            f"key in {KEY_VARIABLE} (the key that encrypted them may have been rotated away), so nothing was "
-            f"re-encrypted: add that key back after the first, or store them again with tradesim credentials set",
-            bot_id=unreadable[0],
-        )
+        raise undecryptable(unreadable, cipher.key_count, outcome=", so nothing was re-encrypted")
     session.flush()
     return len(rows)

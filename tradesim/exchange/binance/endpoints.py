@@ -144,7 +144,7 @@ _UNIT_MS = {"S": 1000, "M": 60_000, "H": 3_600_000, "D": 86_400_000}
 def interval_ms(interval: str) -> int:
     """``10S`` → 10000: the length of a rate-limit window named as in the X-MBX headers."""
     number, unit = interval[:-1], interval[-1:].upper()
-    if not number.isdigit() or unit not in _UNIT_MS or int(number) < 1:
+    if not (number.isascii() and number.isdigit()) or unit not in _UNIT_MS or int(number) < 1:
         raise ValueError(f"a rate-limit interval is a count and one of S, M, H, D, such as '1M'; got {interval!r}")
     return int(number) * _UNIT_MS[unit]
 

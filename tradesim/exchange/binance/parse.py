@@ -83,7 +83,7 @@ def integer(value: object) -> int:
         raise TypeError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
         return int(value)
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return int(value)

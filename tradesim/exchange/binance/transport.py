@@ -278,7 +278,7 @@ class Transport:
         for name, value in response.headers.items():
             lowered = name.lower()
             for prefix, kind in _HEADER_PREFIXES:
-                if not lowered.startswith(prefix) or not value.strip().isdigit():
+                if not lowered.startswith(prefix) or not (value.strip().isascii() and value.strip().isdigit()):
                     continue
                 probe = RateLimit(kind, lowered[len(prefix) :].upper(), 0)
                 try:

@@ -63,7 +63,7 @@ class Call:
         value = self.optional(name)
         if value is None:
             return default
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise errors.illegal_characters(name, "^[0-9]+$")
         return int(value)
 

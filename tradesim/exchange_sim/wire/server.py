@@ -219,7 +219,7 @@ def _wire_request(environ: WSGIEnvironment) -> WireRequest:
         body = stream.read()
     else:
         length = environ.get("CONTENT_LENGTH") or "0"
-        body = stream.read(int(length)) if length.isdigit() else b""
+        body = stream.read(int(length)) if length.isascii() and length.isdigit() else b""
     # WSGI carries raw bytes in latin-1 strings; undo that to get the bytes as sent.
     path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
     return WireRequest(
