@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,21 @@ def _no_process_outlives_the_suite(tmp_path_factory: pytest.TempPathFactory) -> 
         wait_for(lambda: not leftovers(), 10, "the suite's processes to exit")
     except TimeoutError:
         alive = leftovers()
-        described = [f"{process.pid}: {' '.join(process.cmdline())[:200]}" for process in alive]
+        described = [describe_leftover(process) for process in alive]
         for process in alive:
             process.kill()
         pytest.fail("processes outlived the integration suite:\n" + "\n".join(described), pytrace=False)
+
+
+def describe_leftover(process: psutil.Process) -> str:
+    """Enough to find who started a leftover: its command line, working directory, parent and age."""
+    try:
+        with process.oneshot():
+            command = " ".join(process.cmdline())[:200]
+            age = time.time() - process.create_time()
+            return f"{process.pid}: {command} (cwd {process.cwd()}, parent {process.ppid()}, started {age:.0f} s ago)"
+    except psutil.Error as exc:
+        return f"{process.pid}: gone while described ({exc})"
 
 
 @pytest.fixture(scope="session")
