@@ -45,8 +45,8 @@ PYENV_PYTHONS := $(wildcard $(HOME)/.pyenv/versions/3.1*/bin/python3)
 TOX_DISCOVER := $(if $(PYENV_PYTHONS),--discover $(PYENV_PYTHONS),)
 
 # py311 is left out: `make test` (the whole suite) and cov (the unit tests) both run on it already.
-tox: $(STAMP)  ## the matrix: the other installed Pythons, lint, type, cov
-	$(BIN)/tox run -e py310,py312,py313,lint,type,cov $(TOX_DISCOVER)
+tox: $(STAMP)  ## CI's matrix: the oldest Python, lint, type, and cov on the newest (make test covers 3.11)
+	$(BIN)/tox run -e py310,lint,type,cov $(TOX_DISCOVER)
 
 clean:
 	rm -rf $(VENV) .tox .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov build *.egg-info
