@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,8 +13,7 @@ from rich.table import Column, Table
 
 from tradesim import __version__
 from tradesim.beat.command import schedule as schedule_command
-from tradesim.commandline import fail
-from tradesim.errors import ConfigError, TradesimError
+from tradesim.commandline import fail, one_line_errors
 from tradesim.monitoring import flower
 from tradesim.relay.command import notify
 from tradesim.security.command import credentials as credentials_command
@@ -27,19 +25,8 @@ PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_
 console = Console()
 
 
-def reports_errors(command: F) -> F:
-    """Turn tradesim's own errors into one line on stderr and a non-zero exit."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as exc:
-            fail(str(exc), exit_code=2)
-        except TradesimError as exc:
-            fail(str(exc))
-
-    return wrapper  # type: ignore[return-value]
+# Tradesim's own errors as one line on stderr: ConfigError exits 2, the others 1.
+reports_errors = one_line_errors()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

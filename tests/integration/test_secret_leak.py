@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from tests.integration import scenario
 from tests.integration.conftest import API_KEY, API_SECRET
+from tests.integration.flower import FLOWER_USER, FlowerProcess, api, flower_saw_a_ping
 from tests.integration.support import REPO_ROOT, CeleryWorker, RedisServer, SimServer, wait_for
-from tests.integration.test_flower import FLOWER_USER, FlowerProcess, api, flower_saw_a_ping
 from tradesim.db.models import BotCredentials
 from tradesim.security.credentials import ApiCredentials, CredentialsCipher, SealedCredentials
 

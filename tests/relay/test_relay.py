@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import fakeredis
@@ -230,16 +230,25 @@ class FakeUpstream(Upstream):
 QUICK = PumpTiming(poll=0.01, ping_after=0.05, ping_timeout=2, confirm_timeout=2, backoff_base=0.01, backoff_cap=0.04)
 
 
+@contextlib.asynccontextmanager
+async def pumping(server: fakeredis.FakeServer) -> AsyncIterator[tuple[Hub, Pump, FakePeer]]:
+    """A pump running on ``server`` with one client joined; cancelled and awaited on the way out."""
+    hub = Hub(CHANNEL, queue_size=16)
+    pump = Pump(hub, FakeUpstream(server), QUICK, random.Random(0))
+    peer = FakePeer()
+    hub.join(peer, peer.abort)
+    task = asyncio.get_running_loop().create_task(pump.run())
+    try:
+        yield hub, pump, peer
+    finally:
+        await cancel_and_wait(task)
+
+
 def test_the_pump_relays_recovers_from_an_outage_and_announces_the_gap() -> None:
     async def scenario() -> None:
         server = fakeredis.FakeServer()
         publisher = fake_aioredis.FakeRedis(server=server)
-        hub = Hub(CHANNEL, queue_size=16)
-        pump = Pump(hub, FakeUpstream(server), QUICK, random.Random(0))
-        peer = FakePeer()
-        hub.join(peer, peer.abort)
-        task = asyncio.get_running_loop().create_task(pump.run())
-        try:
+        async with pumping(server) as (hub, pump, peer):
             await settle(lambda: hub.subscribed, "the first subscription")
             assert await publisher.publish(CHANNEL, '{"id": 1}') == 1
             await settle(lambda: len(peer.frames) == 2, "the first message")
@@ -251,8 +260,6 @@ def test_the_pump_relays_recovers_from_an_outage_and_announces_the_gap() -> None
             await settle(lambda: len(peer.frames) == 3, "the gap notice")
             assert await publisher.publish(CHANNEL, '{"id": 2}') >= 1
             await settle(lambda: len(peer.frames) == 4, "the message after the outage")
-        finally:
-            await cancel_and_wait(task)
 
         assert [(f["type"], f["seq"]) for f in peer.frames] == [*HELLO_MESSAGE_GAP_MESSAGE]
         assert peer.frames[2]["down_seconds"] > 0
@@ -267,18 +274,11 @@ def test_a_relay_that_never_reached_redis_announces_no_gap_when_it_first_subscri
     async def scenario() -> None:
         server = fakeredis.FakeServer()
         server.connected = False
-        hub = Hub(CHANNEL, queue_size=16)
-        pump = Pump(hub, FakeUpstream(server), QUICK, random.Random(0))
-        peer = FakePeer()
-        hub.join(peer, peer.abort)
-        task = asyncio.get_running_loop().create_task(pump.run())
-        try:
+        async with pumping(server) as (hub, pump, peer):
             await settle(lambda: len(pump.waits) >= 2, "failed first attempts")
             server.connected = True
             await settle(lambda: hub.subscribed, "the first subscription")
             await asyncio.sleep(0.05)
-        finally:
-            await cancel_and_wait(task)
 
         assert [f["type"] for f in peer.frames] == ["hello"]
         assert hub.last_seq == 0

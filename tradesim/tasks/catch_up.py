@@ -63,7 +63,11 @@ def lost_ticks(session: Session, client: redis.Redis, tick_at: datetime, *, disp
     before ``tick_at``, for ticks sent some other way.
     """
     received = {int(member) for member in client.smembers(received_key(tick_at))}
-    sent = {int(member) for member in client.smembers(dispatched_key(tick_at))} if dispatched_only else None
+    sent = None
+    if dispatched_only:
+        sent = {int(member) for member in client.smembers(dispatched_key(tick_at))} - received - {0}
+        if not sent:
+            return []  # the usual minute: every tick arrived, and the database is not asked
     ticked_since = select(BotRun.id).where(BotRun.bot_id == Bot.id, BotRun.tick_at >= tick_at).exists()
     candidates = session.scalars(
         select(Bot.id)
